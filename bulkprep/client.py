@@ -1,40 +1,43 @@
 """The Open Connectors Bulk API client.
 
 Every request carries the settings' timeout. Failures are translated here, once:
-
-- 401/403 → ``AuthError``, 404 → ``NotFoundError``, 429 after every retry →
-  ``RateLimitError``, any other HTTP error → ``ApiError``; each carries the
-  platform's ``message``, ``requestId`` and ``providerMessage``.
-- connection failures and timeouts → ``TransportError``.
-
-Messages are built here, never copied from ``requests`` exceptions, and any
-secret a server might echo back is masked, so secrets reach no message or log.
+401/403 → ``AuthError``, 404 → ``NotFoundError``, 429 after every retry →
+``RateLimitError``, other HTTP errors → ``ApiError`` (each with the platform's
+``message``, ``requestId`` and ``providerMessage``); connection failures and
+timeouts → ``TransportError``. Messages are built here, never copied from
+``requests`` exceptions, and any secret a server echoes back is masked.
 
 Retries (bounded by :class:`~bulkprep._retry.RetryPolicy`):
 
-- Reads (GET) and the cancel PUT are retried on connection errors, timeouts,
-  429 and 502/503/504. A 409 on cancel means the job is already final.
-- The upload POST is re-sent only when the server certainly did not take it:
+- Reads (GET) and the cancel PUT: on connection errors, timeouts, 429 and
+  502/503/504. A 409 on cancel means the job is already final.
+- The upload POST is sent again only when the server certainly did not take it:
   the connection could not be made, the body was not sent in full, or the
-  server answered 429 or 503 (and a look at the job list confirms no job has
-  our file name). When the server may have taken it (read timeout, connection
-  lost after the whole body was sent, 500/502/504, an unreadable answer), the
-  client never posts again: it looks for the job by its unique remote file
-  name and adopts it if found exactly once, else raises ``AmbiguousUploadError``.
-  So no sequence of faults creates two jobs for one upload.
+  server answered 429 or 503 (and the job list shows no job with our file
+  name). When the server may have taken it (read timeout, connection lost after
+  the whole body was sent, 500/502/504, an unreadable answer) the client never
+  posts again: it looks the job up by its unique remote file name, adopts it if
+  found exactly once, and otherwise raises ``AmbiguousUploadError``. No sequence
+  of faults creates two jobs for one upload.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import requests
 from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
+from urllib3.exceptions import NewConnectionError
 
 from bulkprep import __version__
 from bulkprep._exceptions import (
@@ -48,18 +51,15 @@ from bulkprep._exceptions import (
     TransportError,
 )
 from bulkprep._retry import Retrier, RetryPolicy
-from bulkprep._upload import (
+from bulkprep.config import Settings
+from bulkprep.jobs import (
     CANCELLED_STATUSES,
     FAILURE_STATUSES,
     RUNNING_STATUSES,
     SUCCESS_STATUSES,
     Job,
     JobStatus,
-    file_sha256,
-    parse_time,
-    unique_remote_name,
 )
-from bulkprep.config import Settings
 
 __all__ = [
     "CANCELLED_STATUSES",
@@ -69,4 +69,441 @@ __all__ = [
     "Client",
     "Job",
     "JobStatus",
+    "file_sha256",
+    "unique_remote_name",
 ]
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+UPLOAD_RETRY_STATUSES = frozenset({429, 503})  # the server refused the upload outright
+UPLOAD_AMBIGUOUS_STATUSES = frozenset({500, 502, 504})  # the server may have taken it
+_TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+# A job counts as "ours" if created no earlier than this before the upload started
+# (allows for a server clock behind ours).
+CLOCK_SKEW = 600.0
+LOOKUP_CHECKS = 3
+_PROGRESS_STEP = 256 * 1024
+
+
+def file_sha256(path: str | os.PathLike[str], *, chunk_size: int = 1 << 20) -> str:
+    """The hex SHA-256 of a file, read in chunks (flat memory for any size)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(chunk_size):
+                digest.update(chunk)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+    return digest.hexdigest()
+
+
+def unique_remote_name(source: str | os.PathLike[str], sha256: str, when: float) -> str:
+    """A remote file name that identifies one upload: ``stem-<sha8>-<UTC time>-<random>.csv``."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(source).stem).strip("._") or "upload"
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(when))
+    return f"{stem[:60]}-{sha256[:8]}-{stamp}-{os.urandom(3).hex()}.csv"
+
+
+def _parse_time(value: str) -> float | None:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.timestamp() if parsed.tzinfo is not None else None
+
+
+def _connect_failed(exc: requests.RequestException) -> bool:
+    """True when the connection was never made, so the request cannot have arrived."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        reason = exc.args[0] if exc.args else None
+        reason = getattr(reason, "reason", reason)
+        return isinstance(reason, NewConnectionError)
+    return False
+
+
+def _describe(exc: requests.RequestException) -> str:
+    if _connect_failed(exc):
+        return "could not connect"
+    if isinstance(exc, requests.Timeout):
+        return "timed out waiting for an answer"
+    return "the connection was lost"
+
+
+def _scrub(exc: requests.RequestException) -> requests.RequestException:
+    """Drop the request (with its Authorization header) from an exception we chain."""
+    exc.request = None
+    exc.response = None
+    return exc
+
+
+class Client:
+    """A client for one hub of the Bulk API. Use as a context manager, or call ``close``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], object] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.settings = settings
+        self._credentials = settings.require_credentials()
+        self._own_session = session is None
+        self._session = session if session is not None else requests.Session()
+        self._sleep = sleep
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self.retry = retry if retry is not None else RetryPolicy()
+        self._base = settings.base_url.rstrip("/")
+        self._hub = quote(settings.hub, safe="")
+
+    def __repr__(self) -> str:
+        return f"Client(base_url={self.settings.host!r}, hub={self.settings.hub!r})"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._own_session:
+            self._session.close()
+
+    # ---- reading -------------------------------------------------------------------
+
+    def list_objects(self) -> list[str]:
+        """``GET /hubs/{hub}/objects``: the names of the objects the hub offers."""
+        data = self._json(self._request("GET", f"/hubs/{self._hub}/objects"), list)
+        return [str(name) for name in data]
+
+    def object_metadata(self, name: str) -> dict[str, Any]:
+        """``GET /hubs/{hub}/objects/{name}/metadata``: ``{"fields": [...]}`` for one object."""
+        path = f"/hubs/{self._hub}/objects/{quote(name, safe='')}/metadata"
+        return dict(self._json(self._request("GET", path), dict))
+
+    def job_status(self, job_id: str) -> JobStatus:
+        """``GET /hubs/{hub}/bulk/{id}/status``."""
+        path = f"/hubs/{self._hub}/bulk/{quote(str(job_id), safe='')}/status"
+        return JobStatus.from_json(self._json(self._request("GET", path), dict))
+
+    def iter_job_errors(self, job_id: str, *, page_size: int = 200) -> Iterator[dict[str, Any]]:
+        """Each failed record of a job (``{"recordNumber", "record", "error"}``), all pages."""
+        path = f"/hubs/{self._hub}/bulk/{quote(str(job_id), safe='')}/errors"
+        for item in self._paged(path, {}, page_size):
+            if isinstance(item, dict):
+                yield item
+
+    def iter_jobs(self, where: str | None = None, *, page_size: int = 200) -> Iterator[JobStatus]:
+        """The hub's bulk jobs, newest first, following pages lazily."""
+        params = {"where": where} if where else {}
+        for item in self._paged(f"/hubs/{self._hub}/bulk/jobs", params, page_size):
+            if isinstance(item, dict):
+                yield JobStatus.from_json(item)
+
+    def list_jobs(self, where: str | None = None) -> list[JobStatus]:
+        """``GET /hubs/{hub}/bulk/jobs`` (e.g. ``where="object_name='contact'"``), all pages."""
+        return list(self.iter_jobs(where))
+
+    def cancel_job(self, job_id: str) -> bool:
+        """Ask the platform to cancel a job: ``False`` if it was already final (409)."""
+        path = f"/hubs/{self._hub}/bulk/{quote(str(job_id), safe='')}/cancel"
+        response = self._request("PUT", path, accept=(409,))
+        return response.status_code != 409
+
+    # ---- uploading -----------------------------------------------------------------
+
+    def create_bulk_upload(
+        self,
+        object_name: str,
+        path: str | os.PathLike[str],
+        *,
+        remote_name: str | None = None,
+        identifier_field: str | None = None,
+        action: str | None = None,
+        callback_url: str | None = None,
+        progress: Callable[[int, int], object] | None = None,
+        sha256: str | None = None,
+    ) -> Job:
+        """Upload a CSV file as a bulk job for ``object_name`` and return the new job.
+
+        The file is streamed, never loaded. ``remote_name`` defaults to a unique name
+        (stem, short hash of the bytes, UTC time, random suffix) by which the job can
+        be found again if the answer is lost; a name given here is used as is.
+        ``progress(bytes_sent, total)`` is called as the body goes out. Pass
+        ``sha256`` when it is already known, to skip hashing the file again.
+        """
+        source = Path(path)
+        if not source.is_file():
+            raise InputError(f"cannot upload {source}: no such file")
+        digest = sha256 or file_sha256(source)
+        started = self._wall_clock()
+        name = remote_name or unique_remote_name(source, digest, started)
+        name = name.lstrip("/")
+        api_path = f"/hubs/{self._hub}/bulk/{quote(object_name, safe='')}"
+        meta = {
+            key: value
+            for key, value in (("identifierFieldName", identifier_field), ("action", action))
+            if value
+        }
+        headers = {"Elements-Async-Callback-Url": callback_url} if callback_url else {}
+
+        def lookup(reason: str) -> Job:
+            return self._adopt_upload(object_name, name, digest, started, source, reason)
+
+        retrier = self._retrier()
+        answered = False
+        while True:
+            if answered:  # a 429/503 came back: make sure it really took nothing
+                found = self._find_upload(object_name, name, started, source)
+                if found:
+                    return self._job_from(found, name, digest, source)
+            fields: list[tuple[str, Any]] = []
+            if meta:
+                fields.append(("metaData", json.dumps(meta)))
+            try:
+                fh = source.open("rb")
+            except OSError as exc:
+                raise InputError(f"cannot read {source}: {exc.strerror}") from exc
+            with fh:
+                fields.append(("file", (name, fh, "text/csv")))
+                monitor = MultipartEncoderMonitor(
+                    MultipartEncoder(fields=fields), _progress_callback(progress)
+                )
+                try:
+                    response = self._send(
+                        "POST",
+                        api_path,
+                        params={"path": "/" + name},
+                        data=monitor,
+                        headers={**headers, "Content-Type": monitor.content_type},
+                    )
+                except _TRANSPORT_ERRORS as exc:
+                    sent_all = monitor.bytes_read >= monitor.len
+                    if _connect_failed(exc) or not sent_all:
+                        log.info("upload %s: %s before the body was sent", name, _describe(exc))
+                        if retrier.pause():
+                            continue
+                        raise self._transport_error(exc, "POST", api_path, retrier) from _scrub(exc)
+                    _scrub(exc)
+                    return lookup(f"{_describe(exc)} after the file was sent")
+            status = response.status_code
+            if status in UPLOAD_RETRY_STATUSES:
+                answered = True
+                log.info("upload %s: HTTP %s, will retry", name, status)
+                if retrier.pause(response.headers):
+                    continue
+                raise self._api_error(response, "POST", api_path, retrier.reason)
+            if status in UPLOAD_AMBIGUOUS_STATUSES:
+                return lookup(f"the server answered HTTP {status}")
+            if status >= 400:
+                raise self._api_error(response, "POST", api_path)
+            try:
+                data = response.json()
+                job_id = str(data["id"])
+            except (ValueError, KeyError, TypeError):
+                return lookup("the server's answer could not be read")
+            return Job(job_id, str(data.get("status") or "CREATED"), name, digest)
+
+    def _find_upload(
+        self, object_name: str, name: str, started: float, source: Path
+    ) -> JobStatus | None:
+        """The job created for ``name`` since ``started``; ambiguous if more than one."""
+        where = "object_name='{}'".format(object_name.replace("'", "''"))
+        matches: list[JobStatus] = []
+        for job in self.iter_jobs(where):
+            created = _parse_time(job.created)
+            if created is not None and created < started - CLOCK_SKEW:
+                break  # newest first: everything further is older than this upload
+            if job.file_name == name:
+                matches.append(job)
+        if len(matches) > 1:
+            ids = ", ".join(job.id for job in matches)
+            raise AmbiguousUploadError(
+                f"the upload of {source} matches {len(matches)} jobs ({ids}) with the file "
+                f"name {name}; check them with `bulkprep status ID` before uploading again"
+            )
+        return matches[0] if matches else None
+
+    def _adopt_upload(
+        self, object_name: str, name: str, digest: str, started: float, source: Path, why: str
+    ) -> Job:
+        log.warning("upload %s: %s; looking for the job instead of posting again", name, why)
+        problem = ""
+        for check in range(1, LOOKUP_CHECKS + 1):
+            try:
+                found = self._find_upload(object_name, name, started, source)
+            except AmbiguousUploadError:
+                raise
+            except BulkprepError as exc:
+                found, problem = None, f"; the job list could not be read: {exc}"
+            if found is not None:
+                return self._job_from(found, name, digest, source)
+            if check < LOOKUP_CHECKS:
+                self._sleep(self.retry.backoff(check))
+        raise AmbiguousUploadError(
+            f"the upload of {source} to {object_name} may or may not have created a job "
+            f"({why}) and no job for it was found{problem}. Do not upload it again before "
+            f"checking: run `bulkprep jobs` and look for the file name {name}, then "
+            f"`bulkprep status ID`"
+        )
+
+    def _job_from(self, found: JobStatus, name: str, digest: str, source: Path) -> Job:
+        log.warning("upload of %s: adopted job %s (file name %s)", source, found.id, name)
+        return Job(found.id, found.status, name, digest, adopted=True)
+
+    # ---- plumbing ------------------------------------------------------------------
+
+    def _retrier(self) -> Retrier:
+        return Retrier(self.retry, sleep=self._sleep, clock=self._wall_clock, monotonic=self._clock)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        return self._session.request(
+            method,
+            self._base + path,
+            params=params,
+            data=data,
+            headers={
+                "Authorization": self._credentials.authorization_header(),
+                "Accept": "application/json",
+                "User-Agent": f"bulkprep/{__version__}",
+                **(headers or {}),
+            },
+            timeout=self.settings.timeout,
+            allow_redirects=False,
+        )
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        accept: tuple[int, ...] = (),
+    ) -> requests.Response:
+        """Send a request that is safe to repeat, retrying transient failures."""
+        retrier = self._retrier()
+        while True:
+            try:
+                response = self._send(method, path, params=params)
+            except _TRANSPORT_ERRORS as exc:
+                log.info("%s %s: %s (attempt %d)", method, path, _describe(exc), retrier.attempts)
+                if retrier.pause():
+                    continue
+                raise self._transport_error(exc, method, path, retrier) from _scrub(exc)
+            status = response.status_code
+            if status in accept or status < 400:
+                return response
+            if status in RETRY_STATUSES:
+                log.info("%s %s: HTTP %d (attempt %d)", method, path, status, retrier.attempts)
+                if retrier.pause(response.headers):
+                    response.close()
+                    continue
+                raise self._api_error(response, method, path, retrier.reason)
+            raise self._api_error(response, method, path)
+
+    def _paged(self, path: str, params: Mapping[str, Any], page_size: int) -> Iterator[Any]:
+        seen: set[str] = set()
+        token = ""
+        while True:
+            query = {**params, "pageSize": page_size, **({"nextPage": token} if token else {})}
+            response = self._request("GET", path, params=query)
+            items = self._json(response, list)
+            yield from items
+            token = response.headers.get("elements-next-page-token", "").strip()
+            if not token or not items:
+                return
+            if token in seen:
+                raise ApiError(f"GET {path}: the server repeated a page token; stopping")
+            seen.add(token)
+
+    def _json(self, response: requests.Response, kind: type) -> Any:
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, kind):
+            request = response.request
+            where = f"{request.method} {(request.path_url or '').split('?')[0]}"
+            raise ApiError(
+                f"{where}: expected a JSON {kind.__name__} in the answer, got something else",
+                status=response.status_code,
+            )
+        return data
+
+    def _redact(self, text: str) -> str:
+        for secret in self._credentials.secrets():
+            if len(secret) >= 4:
+                text = text.replace(secret, "****")
+        return text
+
+    def _api_error(
+        self, response: requests.Response, method: str, path: str, note: str = ""
+    ) -> ApiError:
+        status = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        body = body if isinstance(body, dict) else {}
+        message = str(body.get("message") or "").strip()
+        if not message:
+            message = " ".join(response.text[:200].split()) or response.reason or "error"
+        text = f"{method} {path} failed: {message}"
+        if status in (401, 403):
+            text += " (check the user secret, organization secret and element token)"
+        if note:
+            text += f" ({note})"
+        cls: type[ApiError] = {401: AuthError, 403: AuthError, 404: NotFoundError}.get(
+            status, RateLimitError if status == 429 else ApiError
+        )
+        request_id, provider = body.get("requestId"), body.get("providerMessage")
+        return cls(
+            self._redact(text),
+            status=status,
+            request_id=self._redact(str(request_id)) if request_id else None,
+            provider_message=self._redact(str(provider)) if provider else None,
+        )
+
+    def _transport_error(
+        self, exc: requests.RequestException, method: str, path: str, retrier: Retrier
+    ) -> TransportError:
+        return TransportError(
+            f"cannot reach the API at {self.settings.host}: {method} {path} "
+            f"{_describe(exc)} ({retrier.reason or 'not retried'})"
+        )
+
+
+def _progress_callback(
+    progress: Callable[[int, int], object] | None,
+) -> Callable[[MultipartEncoderMonitor], None]:
+    last = -_PROGRESS_STEP
+
+    def callback(monitor: MultipartEncoderMonitor) -> None:
+        nonlocal last
+        if progress is None:
+            return
+        done, total = monitor.bytes_read, monitor.len
+        if done - last >= _PROGRESS_STEP or done >= total:
+            last = done
+            progress(done, total)
+
+    return callback
