@@ -61,7 +61,9 @@ class FaultPlan:
         if total > 1.0 + 1e-9:
             raise ValueError(f"fault rates add up to {total:g}; they must add up to at most 1")
         if isinstance(self.retry_after, bool) or not isinstance(self.retry_after, int):
-            raise ValueError(f"retry_after must be a whole number of seconds, got {self.retry_after!r}")
+            raise ValueError(
+                f"retry_after must be a whole number of seconds, got {self.retry_after!r}"
+            )
         if self.retry_after < 0:
             raise ValueError(f"retry_after must not be negative, got {self.retry_after}")
         self.rates = rates
@@ -158,7 +160,9 @@ class FaultInjector:
         """Queue a fault for the next ``times`` requests matching ``method`` and ``path``."""
         kind = str(kind).strip().lower()
         if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}: expected one of {', '.join(FAULT_KINDS)}")
+            raise ValueError(
+                f"unknown fault kind {kind!r}: expected one of {', '.join(FAULT_KINDS)}"
+            )
         if times < 1:
             raise ValueError(f"times must be at least 1, got {times}")
         pattern = re.compile(path) if path is not None else None

@@ -151,7 +151,8 @@ class Store:
         with self._lock:
             cursor = self._conn.execute(
                 "INSERT INTO jobs (object_name, status, created_date, updated_date, file_name,"
-                " path, action, identifier, callback_url) VALUES (?, 'CREATED', ?, ?, ?, ?, ?, ?, ?)",
+                " path, action, identifier, callback_url)"
+                " VALUES (?, 'CREATED', ?, ?, ?, ?, ?, ?, ?)",
                 (object_name, stamp, stamp, file_name, path, action, identifier, callback_url),
             )
             job = self.get_job(int(cursor.lastrowid or 0))
@@ -199,7 +200,8 @@ class Store:
         marks = ", ".join("?" * len(expected))
         with self._lock:
             cursor = self._conn.execute(
-                f"UPDATE jobs SET status = ?, updated_date = ? WHERE id = ? AND status IN ({marks})",
+                "UPDATE jobs SET status = ?, updated_date = ?"
+                f" WHERE id = ? AND status IN ({marks})",
                 (status, now(), job_id, *expected),
             )
         return cursor.rowcount == 1

@@ -83,7 +83,9 @@ class Worker:
         self.batch_size = batch_size
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bulkprep-sandbox-worker", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="bulkprep-sandbox-worker", daemon=True
+        )
         self._http = requests.Session()
         self._http.trust_env = False  # a callback goes to loopback, never through a proxy
 
