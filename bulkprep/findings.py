@@ -12,21 +12,18 @@ File-level findings have ``line`` and ``row`` set to ``None``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """``error`` rejects the row (or the file); ``warning`` keeps it."""
 
     ERROR = "error"
     WARNING = "warning"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Scope(str, Enum):
+class Scope(StrEnum):
     FILE = "file"
     ROW = "row"
     CELL = "cell"

@@ -1,0 +1,310 @@
+"""Normalization: raw text cells to canonical values, as polars expressions.
+
+For each schema column the batch gains:
+
+* ``<name>``: the canonical value written to the clean file (null when empty);
+* ``<name>§ok``: False where the value cannot be read as the column's type;
+* ``<name>§why``: the reason, where it cannot;
+* ``<name>§num``: the value as a number, for range checks (integer and number).
+
+Repairs that keep the row (trimmed white space, a lower-cased email, a repaired
+phone, an added URL scheme, an escaped formula) come back as warning findings.
+Checks of the canonical values are compiled separately (``bulkprep.checks``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from . import emails, phones
+from .schema import Column, Schema
+
+# White space, no-break spaces and zero-width characters, trimmed from both ends.
+TRIM_CHARS = (
+    " \t\n\r\x0b\x0c\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\u200b\u200c\u200d\u2060\ufeff"
+)
+FORMULA_START = r"^[=+\-@\t\r]"
+_URL = (
+    r"^https?://(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?\.)+\p{L}{2,63}\.?"
+    r"(?::[0-9]{1,5})?(?:[/?#][^\s]*)?$"
+)
+_HAS_SCHEME = r"^[A-Za-z][A-Za-z0-9+.-]*://|^(?i:mailto|javascript|data|tel|file|news|urn):"
+DEFAULT_FORMATS = {
+    "date": ("%Y-%m-%d",),
+    "datetime": ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f"),
+}
+ISO_FORMAT = {"date": "%Y-%m-%d", "datetime": "%Y-%m-%dT%H:%M:%S"}
+
+INDEX = "_index"
+
+
+def ok_col(name: str) -> str:
+    return f"{name}§ok"
+
+
+def why_col(name: str) -> str:
+    return f"{name}§why"
+
+
+def num_col(name: str) -> str:
+    return f"{name}§num"
+
+
+def _pre(name: str) -> str:
+    return f"{name}§pre"
+
+
+@dataclass(frozen=True)
+class Repair:
+    """A warning-producing repair: where it happened and what to say."""
+
+    column: str
+    code: str
+    mask: pl.Expr
+    message: pl.Expr
+
+
+def normalize(
+    frame: pl.DataFrame, schema: Schema, sources: dict[str, str | None]
+) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    """Add canonical and helper columns to ``frame``; return it and repair findings.
+
+    ``sources`` maps each schema column to the raw cell column (``c0`` …) it reads
+    from, or None when the file lacks it. Repair findings are frames with
+    ``_index, column, value, code, message``.
+    """
+    repairs: list[Repair] = []
+    pre = []
+    for col in schema.columns:
+        src = sources.get(col.name)
+        if src is None:
+            pre.append(pl.lit(None, dtype=pl.String).alias(_pre(col.name)))
+            continue
+        raw = pl.col(src)
+        text = raw
+        if col.trim:
+            text = text.str.strip_chars(TRIM_CHARS)
+            repairs.append(
+                Repair(
+                    col.name,
+                    "whitespace-trimmed",
+                    (text != raw) & (text != ""),
+                    pl.lit("white space around the value was removed"),
+                )
+            )
+        if col.nfc:
+            text = text.str.normalize("NFC")
+        text = _recase(text, col.case)
+        pre.append(pl.when(text == "").then(None).otherwise(text).alias(_pre(col.name)))
+    frame = frame.with_columns(pre)
+
+    late: list[Column] = []
+    exprs: list[pl.Expr] = []
+    for col in schema.columns:
+        if col.type in ("email", "phone"):
+            late.append(col)
+        else:
+            exprs.extend(_typed(col, repairs))
+    frame = frame.with_columns(exprs)
+    for col in late:
+        if col.type == "email":
+            frame = _emails(frame, col, repairs)
+        else:
+            frame = _phones(frame, col, schema, repairs)
+    for col in schema.columns:
+        if col.is_text and col.formula == "escape":
+            value = pl.col(col.name)
+            risky = value.str.contains(FORMULA_START)
+            repairs.append(
+                Repair(
+                    col.name,
+                    "formula-escaped",
+                    risky,
+                    pl.lit("the value starts like a formula and was prefixed with '"),
+                )
+            )
+            frame = frame.with_columns(
+                pl.when(risky).then(pl.lit("'") + value).otherwise(value).alias(col.name)
+            )
+    return frame, _repair_findings(frame, repairs, sources)
+
+
+def _recase(text: pl.Expr, case: str) -> pl.Expr:
+    if case == "lower":
+        return text.str.to_lowercase()
+    if case == "upper":
+        return text.str.to_uppercase()
+    if case == "title":
+        return text.str.to_titlecase()
+    return text
+
+
+def _valid(
+    name: str, value: pl.Expr, ok: pl.Expr, why: pl.Expr, num: pl.Expr | None = None
+) -> list[pl.Expr]:
+    present = pl.col(_pre(name)).is_not_null()
+    out = [
+        value.alias(name),
+        (ok | ~present).alias(ok_col(name)),
+        pl.when(present & ~ok).then(why).otherwise(None).alias(why_col(name)),
+    ]
+    if num is not None:
+        out.append(num.alias(num_col(name)))
+    return out
+
+
+def _typed(col: Column, repairs: list[Repair]) -> list[pl.Expr]:
+    v = pl.col(_pre(col.name))
+    kind = col.type
+    if kind in ("string", "enum"):
+        if col.values and not col.case_sensitive:
+            lowered = [x.lower() for x in col.values]
+            v = v.str.to_lowercase().replace_strict(lowered, list(col.values), default=v)
+        return [v.alias(col.name), pl.lit(True).alias(ok_col(col.name))]
+    if kind == "integer":
+        parsed = v.str.strip_prefix("+").cast(pl.Int64, strict=False)
+        ok = v.str.contains(r"^[+-]?[0-9]+$") & parsed.is_not_null()
+        return _valid(
+            col.name,
+            pl.when(ok).then(parsed.cast(pl.String)).otherwise(v),
+            ok,
+            pl.lit("is not a whole number"),
+            parsed.cast(pl.Float64),
+        )
+    if kind == "number":
+        parsed = v.cast(pl.Float64, strict=False)
+        ok = v.str.contains(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+        return _valid(col.name, v, ok & parsed.is_not_null(), pl.lit("is not a number"), parsed)
+    if kind == "boolean":
+        lowered = v.str.to_lowercase()
+        truthy = lowered.is_in([t.lower() for t in col.true_values])
+        falsy = lowered.is_in([f.lower() for f in col.false_values])
+        value = pl.when(truthy).then(pl.lit("true")).when(falsy).then(pl.lit("false")).otherwise(v)
+        spellings = "/".join([*col.true_values[:3], *col.false_values[:3]])
+        return _valid(
+            col.name, value, truthy | falsy, pl.lit(f"is not a boolean (use {spellings})")
+        )
+    if kind in ("date", "datetime"):
+        dtype = pl.Date if kind == "date" else pl.Datetime("us")
+        formats = col.formats or DEFAULT_FORMATS[kind]
+        parsed = pl.coalesce([v.str.strptime(dtype, f, strict=False) for f in formats])
+        value = (
+            pl.when(parsed.is_not_null()).then(parsed.dt.strftime(ISO_FORMAT[kind])).otherwise(v)
+        )
+        what = "a date" if kind == "date" else "a date-time"
+        why = pl.lit(f"is not {what} in format {' or '.join(formats)}")
+        return _valid(col.name, value, parsed.is_not_null(), why)
+    if kind == "url":
+        has_scheme = v.str.contains(_HAS_SCHEME)
+        value = pl.when(has_scheme).then(v).otherwise(pl.lit(f"{col.default_scheme}://") + v)
+        scheme = value.str.extract(r"^([A-Za-z][A-Za-z0-9+.-]*):", 1).str.to_lowercase()
+        ok = scheme.is_in(["http", "https"]) & value.str.contains(_URL)
+        why = (
+            pl.when(scheme.is_in(["http", "https"]) | scheme.is_null())
+            .then(pl.lit("is not a valid URL (it needs a host name such as www.example.com)"))
+            .otherwise(pl.format("uses scheme '{}'; only http and https are allowed", scheme))
+        )
+        repairs.append(
+            Repair(
+                col.name,
+                "url-scheme-added",
+                v.is_not_null() & ~has_scheme & ok,
+                pl.format(
+                    "the URL had no scheme; '{}' was added", pl.lit(f"{col.default_scheme}://")
+                ),
+            )
+        )
+        return _valid(col.name, pl.when(ok).then(value).otherwise(v), ok, why)
+    raise AssertionError(f"unhandled column type {kind}")  # pragma: no cover
+
+
+def _emails(frame: pl.DataFrame, col: Column, repairs: list[Repair]) -> pl.DataFrame:
+    name = col.name
+    v = pl.col(_pre(name))
+    lowered = v.str.to_lowercase()
+    repairs.append(
+        Repair(name, "email-lowercased", lowered != v, pl.lit("the address was lower-cased"))
+    )
+    fast = emails.fast_email_ok(lowered)
+    frame = frame.with_columns(lowered.alias(name), fast.fill_null(False).alias(ok_col(name)))
+    residue = (
+        frame.filter(pl.col(name).is_not_null() & ~pl.col(ok_col(name)))
+        .get_column(name)
+        .unique()
+        .to_list()
+    )
+    checked = emails.check_emails(residue).rename(
+        {"value": name, "normalized": "§norm", "reason": "§reason"}
+    )
+    frame = frame.join(checked, on=name, how="left", maintain_order="left")
+    ok = pl.col(ok_col(name)) | pl.col("§norm").is_not_null()
+    value = pl.coalesce(pl.col("§norm"), pl.col(name))
+    why = pl.lit("is not a valid email address: ") + pl.col("§reason")
+    return frame.with_columns(_valid(name, value, ok, why)).drop("§norm", "§reason")
+
+
+def _phones(
+    frame: pl.DataFrame, col: Column, schema: Schema, repairs: list[Repair]
+) -> pl.DataFrame:
+    name = col.name
+    v = pl.col(_pre(name))
+    region = pl.lit(col.region)
+    if col.region_column:
+        given = pl.col(col.region_column).str.to_uppercase()
+        region = pl.when(given.is_in(sorted(phones.regions()))).then(given).otherwise(region)
+    mask, e164 = phones.fast_phone(v, region)
+    if col.strict:
+        mask = pl.lit(False)
+    frame = frame.with_columns(
+        region.alias("§region"), mask.fill_null(False).alias("§fast"), e164.alias("§e164")
+    )
+    residue = (
+        frame.filter(v.is_not_null() & ~pl.col("§fast"))
+        .select(v.alias("§v"), pl.col("§region"))
+        .unique()
+    )
+    checked = phones.check_phones(
+        residue["§v"].to_list(), residue["§region"].to_list(), strict=col.strict
+    ).rename({"value": _pre(name), "region": "§region"})
+    frame = frame.join(checked, on=[_pre(name), "§region"], how="left", maintain_order="left")
+    fast = pl.col("§fast")
+    ok = fast | pl.col("e164").is_not_null()
+    value = pl.when(fast).then(pl.col("§e164")).otherwise(pl.coalesce(pl.col("e164"), v))
+    repaired = f"{name}§repaired"
+    frame = frame.with_columns(
+        *_valid(name, value, ok, pl.lit("is not a possible phone number: ") + pl.col("reason")),
+        pl.when(~fast & pl.col("repair").is_not_null())
+        .then(
+            pl.format(
+                "'{}' was repaired to '{}' ({}); check it is the intended number",
+                v,
+                pl.col("e164"),
+                pl.col("repair"),
+            )
+        )
+        .alias(repaired),
+    )
+    repairs.append(Repair(name, "phone-repaired", pl.col(repaired).is_not_null(), pl.col(repaired)))
+    return frame.drop("§region", "§fast", "§e164", "e164", "reason", "repair")
+
+
+def _repair_findings(
+    frame: pl.DataFrame, repairs: list[Repair], sources: dict[str, str | None]
+) -> list[pl.DataFrame]:
+    out = []
+    for repair in repairs:
+        src = sources[repair.column]
+        assert src is not None
+        found = frame.filter(repair.mask.fill_null(False)).select(
+            pl.col(INDEX),
+            pl.lit(repair.column).alias("column"),
+            pl.col(src).alias("value"),
+            pl.lit(repair.code).alias("code"),
+            repair.message.alias("message"),
+        )
+        if found.height:
+            out.append(found)
+    return out

@@ -1,0 +1,212 @@
+"""Reports: the result of validating or cleaning one file, and its renderings.
+
+The JSON form is a stable contract (``docs/report.md``)::
+
+    {"object": "contact", "source": "contacts.csv",
+     "rows": 10, "clean_rows": 10, "rejected_rows": 0,
+     "findings": [{"line": 4, "row": 3, "column": "C_BusPhone", "value": "444) 444-1234",
+                   "code": "phone-repaired", "severity": "warning", "message": "…"}]}
+
+More keys may be added; these never change meaning. Always
+``rows == clean_rows + rejected_rows``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+import polars as pl
+
+from .findings import CATALOG, Finding
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_ERROR = 2
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    GITHUB = "github"
+    JUNIT = "junit"
+
+
+@dataclass
+class Report:
+    """What happened to one input file."""
+
+    object: str
+    source: str
+    rows: int
+    clean_rows: int
+    rejected_rows: int
+    findings_frame: pl.DataFrame
+    clean_lines: pl.Series | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [Finding(**row) for row in self.findings_frame.iter_rows(named=True)]
+
+    def flat(self) -> list[tuple[int | None, str | None, str]]:
+        """``(line, column, code)`` of every finding, for tests and quick looks."""
+        return list(self.findings_frame.select("line", "column", "code").iter_rows())
+
+    @property
+    def errors(self) -> int:
+        return int((self.findings_frame["severity"] == "error").sum())
+
+    @property
+    def warnings(self) -> int:
+        return int((self.findings_frame["severity"] == "warning").sum())
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every row is clean and no finding is an error, else 1."""
+        return EXIT_PROBLEMS if self.rejected_rows or self.errors else EXIT_OK
+
+    def counts(self) -> dict[str, int]:
+        grouped = self.findings_frame.group_by("code").len().sort("code")
+        return dict(grouped.iter_rows())  # type: ignore[arg-type]
+
+    def to_dict(self, *, max_findings: int | None = None) -> dict[str, Any]:
+        frame = self.findings_frame
+        if max_findings is not None:
+            frame = frame.head(max_findings)
+        data: dict[str, Any] = {
+            "object": self.object,
+            "source": self.source,
+            "rows": self.rows,
+            "clean_rows": self.clean_rows,
+            "rejected_rows": self.rejected_rows,
+            "findings": frame.to_dicts(),
+            "finding_counts": self.counts(),
+            "truncated": frame.height < self.findings_frame.height,
+        }
+        if self.encoding:
+            data["encoding"] = self.encoding
+        if self.delimiter:
+            data["delimiter"] = self.delimiter
+        if self.outputs:
+            data["outputs"] = dict(self.outputs)
+        data.update(self.extra)
+        return data
+
+    def to_json(self, *, max_findings: int | None = None, indent: int | None = 2) -> str:
+        return json.dumps(
+            self.to_dict(max_findings=max_findings), indent=indent, ensure_ascii=False
+        )
+
+    def summary(self) -> str:
+        text = (
+            f"{self.source}: {self.rows} rows read, {self.clean_rows} clean, "
+            f"{self.rejected_rows} rejected ({self.errors} errors, {self.warnings} warnings)"
+        )
+        return text
+
+
+def render(
+    reports: Sequence[Report], fmt: OutputFormat | str, *, max_findings: int | None = None
+) -> str:
+    """Render reports in one of the output formats (the text ends with a newline)."""
+    fmt = OutputFormat(fmt)
+    if fmt is OutputFormat.JSON:
+        if len(reports) == 1:
+            return reports[0].to_json(max_findings=max_findings) + "\n"
+        body = [r.to_dict(max_findings=max_findings) for r in reports]
+        return json.dumps({"reports": body}, indent=2, ensure_ascii=False) + "\n"
+    if fmt is OutputFormat.GITHUB:
+        return "".join(_github(r, max_findings) for r in reports)
+    if fmt is OutputFormat.JUNIT:
+        return _junit(reports, max_findings)
+    return "".join(_text(r, max_findings) for r in reports)
+
+
+def _limited(report: Report, max_findings: int | None) -> tuple[list[Finding], int]:
+    frame = report.findings_frame
+    if max_findings is not None:
+        frame = frame.head(max_findings)
+    return [Finding(**r) for r in frame.iter_rows(named=True)], report.findings_frame.height
+
+
+def _where(f: Finding) -> str:
+    parts = [f"line {f.line}" if f.line is not None else "file"]
+    if f.column:
+        parts.append(f.column)
+    return ", ".join(parts)
+
+
+def _text(report: Report, max_findings: int | None) -> str:
+    shown, total = _limited(report, max_findings)
+    lines = [report.summary()]
+    for f in shown:
+        lines.append(f"  {report.source}: {_where(f)}: {f.severity} [{f.code}] {f.message}")
+    if len(shown) < total:
+        lines.append(f"  … {total - len(shown)} more findings (raise --max-findings to see them)")
+    return "\n".join(lines) + "\n"
+
+
+def _gh_escape(text: str, *, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def _github(report: Report, max_findings: int | None) -> str:
+    shown, total = _limited(report, max_findings)
+    out = []
+    for f in shown:
+        level = "error" if f.is_error else "warning"
+        props = [f"file={_gh_escape(report.source, prop=True)}"]
+        if f.line is not None:
+            props.append(f"line={f.line}")
+        props.append(f"title={_gh_escape(f.code, prop=True)}")
+        where = f"{f.column}: " if f.column else ""
+        out.append(f"::{level} {','.join(props)}::{_gh_escape(where + f.message)}\n")
+    if len(shown) < total:
+        out.append(f"::notice::{total - len(shown)} more findings in {report.source} not shown\n")
+    return "".join(out)
+
+
+def _junit(reports: Sequence[Report], max_findings: int | None) -> str:
+    suites = []
+    total_tests = total_failures = 0
+    for report in reports:
+        shown, _ = _limited(report, max_findings)
+        errors = [f for f in shown if f.is_error]
+        cases = []
+        for f in errors:
+            title = CATALOG[f.code].title if f.code in CATALOG else f.code
+            name = f"{_where(f)}: {f.code}"
+            cases.append(
+                f"    <testcase classname={quoteattr(report.source)} name={quoteattr(name)}>\n"
+                f"      <failure type={quoteattr(f.code)} message={quoteattr(title)}>"
+                f"{escape(f.message)}</failure>\n    </testcase>"
+            )
+        if not errors:
+            cases.append(
+                f"    <testcase classname={quoteattr(report.source)} "
+                f"name={quoteattr(report.object + ' schema')}/>"
+            )
+        tests = max(1, len(errors))
+        total_tests += tests
+        total_failures += len(errors)
+        suites.append(
+            f'  <testsuite name={quoteattr(report.source)} tests="{tests}" '
+            f'failures="{len(errors)}" errors="0">\n' + "\n".join(cases) + "\n  </testsuite>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<testsuites name="bulkprep" tests="{total_tests}" failures="{total_failures}">\n'
+        + "\n".join(suites)
+        + "\n</testsuites>\n"
+    )
