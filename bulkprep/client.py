@@ -502,7 +502,7 @@ def _progress_callback(
         if progress is None:
             return
         done, total = monitor.bytes_read, monitor.len
-        if done - last >= _PROGRESS_STEP or done >= total:
+        if done - last >= _PROGRESS_STEP or (done >= total and done != last):
             last = done
             progress(done, total)
 

@@ -147,7 +147,7 @@ class Journal:
             )
         return entry
 
-    def update(self, job_id: str, host: str, **changes: Any) -> JournalEntry | None:
+    def update(self, job_id: str, host: str, /, **changes: Any) -> JournalEntry | None:
         """Change fields of an entry (``status=``, ``records_count=`` …); ``None`` if absent."""
         unknown = sorted(set(changes) - _UPDATABLE)
         if unknown:
