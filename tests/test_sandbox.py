@@ -6,8 +6,12 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import queue
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -150,7 +154,9 @@ class CallbackReceiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def get(self) -> tuple[dict[str, str], bytes]:
@@ -680,3 +686,62 @@ def test_data_dir_is_kept_and_reused(tmp_path: Path, http: requests.Session) -> 
         again = run_job(sb, http, contacts("ada@example.com"))
         assert again["recordsFailedCount"] == 1
         assert int(again["id"]) > int(first["id"])
+
+
+def test_restart_queues_created_jobs_and_fails_interrupted_ones(
+    tmp_path: Path, http: requests.Session
+) -> None:
+    with Sandbox(data_dir=tmp_path, step_seconds=30) as sb:
+        waiting = upload(sb, http, SEED_CSV).json()["id"]  # stays CREATED: the step is long
+    with Sandbox(data_dir=tmp_path, step_seconds=0.01) as sb:
+        assert wait_final(sb, http, waiting)["status"] == "COMPLETED"
+        assert len(sb.records("contact")) == 3
+    with Sandbox(data_dir=tmp_path, step_seconds=0.2, fail_jobs=True) as sb:
+        running = upload(sb, http, contacts("x@example.com")).json()["id"]
+        deadline = time.monotonic() + 15
+        while (
+            api(sb, http, "GET", f"/hubs/marketing/bulk/{running}/status").json()["status"]
+            != "RUNNING"
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    with Sandbox(data_dir=tmp_path, step_seconds=0.01) as sb:
+        assert wait_final(sb, http, running)["status"] == "FAILED"
+
+
+def test_file_name_is_kept_as_sent(sandbox: Sandbox, http: requests.Session) -> None:
+    name = "contacts-3f2a9c-20240501T120000Z-k2.csv"
+    status = run_job(sandbox, http, SEED_CSV, name=name)
+    assert status["fileName"] == name
+    jobs = api(
+        sandbox, http, "GET", "/hubs/marketing/bulk/jobs", params={"where": f"file_name='{name}'"}
+    )
+    assert [j["id"] for j in jobs.json()] == [status["id"]]
+
+
+def test_serve_forever_runs_until_interrupted(http: requests.Session) -> None:
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+    }
+    code = "from bulkprep.sandbox import serve_forever; serve_forever(step_seconds=0.01)"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        base_url = first.split()[-1]
+        assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/elements/api-v2")
+        printed = "".join(proc.stderr.readline() for _ in range(3))
+        assert "sandbox-user-secret" in printed and "sandbox-element-token" in printed
+        headers = {"Authorization": SandboxCredentials().auth_header}
+        assert http.get(base_url + "/hubs/marketing/objects", headers=headers, timeout=10).ok
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+        assert "stopped" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -250,7 +250,8 @@ class SandboxApp:
             hub = args.get("hub")
             if hub is not None and hub != self.hub:
                 raise ApiFailure(404, f"No such hub: {hub}")
-            return getattr(self.handlers, str(endpoint))(request, **args)
+            handler: Callable[..., Response] = getattr(self.handlers, str(endpoint))
+            return handler(request, **args)
         except ApiFailure as failure:
             response = error_response(failure.status, failure.message, request_id)
             response.headers.update(failure.headers)

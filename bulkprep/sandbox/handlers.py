@@ -13,7 +13,7 @@ import binascii
 import json
 import os
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from werkzeug.datastructures import FileStorage
@@ -226,12 +226,11 @@ class Handlers:
         if action == "upsert" and not identifier:
             raise ApiFailure(400, "identifierFieldName is required for an upsert")
         path = request.args.get("path")
-        file_name = (upload.filename if upload is not None else None) or path or None
-        if file_name:
-            file_name = PurePosixPath(file_name.replace("\\", "/")).name or None
+        # The name as the client sent it (only ever shown, never used as a path).
+        file_name = (upload.filename if upload is not None else None) or (path or "").lstrip("/")
         job = self.store.create_job(
             object_name=name,
-            file_name=file_name,
+            file_name=file_name or None,
             path=path,
             action=action,
             identifier=identifier,
@@ -240,7 +239,7 @@ class Handlers:
         target = self.worker.upload_path(job.id)
         if upload is not None:
             upload.stream.close()
-            os.replace(upload.stream.name, target)  # type: ignore[attr-defined]
+            os.replace(upload.stream.name, target)
         else:
             target.write_text(text or "", encoding="utf-8")
         self.worker.submit(job.id)
