@@ -67,7 +67,7 @@ def decode_token(request: Request, kind: str) -> int | None:
     return value
 
 
-def paged(items: list[Any], size: int, next_token: str | None) -> Response:
+def paged(items: list[Any], next_token: str | None) -> Response:
     headers = {"elements-returned-count": str(len(items))}
     if next_token:
         headers["elements-next-page-token"] = next_token
@@ -164,7 +164,7 @@ class Handlers:
             if len(rows) > size
             else None
         )
-        return paged(rows[:size], size, token)
+        return paged(rows[:size], token)
 
     def jobs(self, request: Request, hub: str) -> Response:
         conditions = parse_where(request.args["where"]) if request.args.get("where") else []
@@ -172,7 +172,7 @@ class Handlers:
         before = decode_token(request, "jobs")
         found = self.store.list_jobs(conditions, before_id=before, limit=size + 1)
         token = encode_token("jobs", found[size - 1].id) if len(found) > size else None
-        return paged([job.to_json() for job in found[:size]], size, token)
+        return paged([job.to_json() for job in found[:size]], token)
 
     def upload(self, request: Request, hub: str, name: str) -> Response:
         if name not in OBJECTS:
