@@ -222,11 +222,25 @@ def main(argv: list[str] | None = None) -> int:
 
     fid = None
     if runs.get("bulkprep"):
-        report_path = cmds["bulkprep"]["paths"]["report"]
+        paths = cmds["bulkprep"]["paths"]
+        report_path = paths["report"]
         if report_path.exists():
-            result = fidelity.score(fidelity.load_truth(truth), fidelity.load_report(report_path))
-            fid = {"result": result, "met": fidelity.all_targets_met(result)}
-            lines += ["", "### Fidelity of bulkprep's report", "", fidelity.format_markdown(result)]
+            report = fidelity.load_report(report_path)
+            result = fidelity.score(fidelity.load_truth(truth), report)
+            phones = None
+            if paths["clean"].exists():
+                phones = fidelity.check_phones(paths["clean"], src, report)
+            fid = {
+                "result": result,
+                "phones": phones,
+                "met": fidelity.all_targets_met(result, phones),
+            }
+            lines += [
+                "",
+                "### Fidelity of bulkprep's report",
+                "",
+                fidelity.format_markdown(result, phones),
+            ]
         else:
             lines += ["", f"No bulkprep report at {m.rel(report_path)}; fidelity not scored."]
     print("\n".join(lines))

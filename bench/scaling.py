@@ -47,6 +47,8 @@ def plot(data: dict[str, Any], png: Path) -> None:
     ax2.set_ylabel("MB")
     for ax, ys, fmt in ((ax1, wall, "{:.1f} s"), (ax2, rss, "{:.0f} MB")):
         ax.grid(True, alpha=0.3)
+        ax.margins(x=0.1, y=0.15)
+        ax.set_xlim(left=0)
         ax.set_ylim(bottom=0)
         ax.xaxis.set_major_formatter(
             matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1e6:g}M" if x else "0")
