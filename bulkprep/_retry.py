@@ -1,4 +1,18 @@
-"""Retry policy: how many attempts, how long to wait between them.
+"""Retry policy: what is retried, how many times, and how long to wait in between.
+
+The rules:
+
+- Reads (GET) and the cancel PUT are safe to repeat. They are retried on
+  connection errors, timeouts, a connection lost mid-answer, 429 and
+  502/503/504 (``RETRY_STATUSES``). A 409 on cancel means "already final".
+- The upload POST is sent again only when the server certainly did not take it:
+  the connection was never made (:func:`connect_failed`), the body was not sent
+  in full, or the server answered 429 or 503 (``UPLOAD_RETRY_STATUSES``), and
+  even then only after the job list shows no job with the upload's file name.
+  When the server may have taken it — a read timeout, the connection lost after
+  the whole body was sent, 500/502/504 (``UPLOAD_AMBIGUOUS_STATUSES``), an
+  unreadable answer — it is never posted again: the client looks the job up
+  instead. So no sequence of faults creates two jobs for one upload.
 
 Waits use exponential backoff with full jitter (a random wait between zero and
 ``min(cap, base * 2**n)``), unless the server says how long to wait:
@@ -17,6 +31,18 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+
+import requests
+from urllib3.exceptions import NewConnectionError
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+UPLOAD_RETRY_STATUSES = frozenset({429, 503})  # refused outright: nothing was created
+UPLOAD_AMBIGUOUS_STATUSES = frozenset({500, 502, 504})  # the server may have made the job
+TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 
 # An X-RateLimit-Reset below this is taken as "seconds from now", not an epoch time.
 _EPOCH_THRESHOLD = 1_000_000_000
@@ -134,3 +160,30 @@ class Retrier:
             self._sleep(delay)
         self.attempts += 1
         return True
+
+
+def connect_failed(exc: BaseException) -> bool:
+    """True when the connection was never made, so the request cannot have arrived."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        reason = exc.args[0] if exc.args else None
+        reason = getattr(reason, "reason", reason)
+        return isinstance(reason, NewConnectionError)
+    return False
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A short phrase for a transport failure, without URLs or headers."""
+    if connect_failed(exc):
+        return "could not connect"
+    if isinstance(exc, requests.Timeout):
+        return "timed out waiting for an answer"
+    return "the connection was lost"
+
+
+def scrub(exc: requests.RequestException) -> requests.RequestException:
+    """Drop the request (with its Authorization header) from an exception before chaining it."""
+    exc.request = None
+    exc.response = None
+    return exc

@@ -7,37 +7,23 @@ Every request carries the settings' timeout. Failures are translated here, once:
 timeouts → ``TransportError``. Messages are built here, never copied from
 ``requests`` exceptions, and any secret a server echoes back is masked.
 
-Retries (bounded by :class:`~bulkprep._retry.RetryPolicy`):
-
-- Reads (GET) and the cancel PUT: on connection errors, timeouts, 429 and
-  502/503/504. A 409 on cancel means the job is already final.
-- The upload POST is sent again only when the server certainly did not take it:
-  the connection could not be made, the body was not sent in full, or the
-  server answered 429 or 503 (and the job list shows no job with our file
-  name). When the server may have taken it (read timeout, connection lost after
-  the whole body was sent, 500/502/504, an unreadable answer) the client never
-  posts again: it looks the job up by its unique remote file name, adopts it if
-  found exactly once, and otherwise raises ``AmbiguousUploadError``. No sequence
-  of faults creates two jobs for one upload.
+Retry rules, and why an upload is never posted twice: see :mod:`bulkprep._retry`.
+A lost upload answer means finding the job by its unique remote file name.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import requests
 from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
-from urllib3.exceptions import NewConnectionError
 
 from bulkprep import __version__
 from bulkprep._exceptions import (
@@ -50,97 +36,24 @@ from bulkprep._exceptions import (
     RateLimitError,
     TransportError,
 )
-from bulkprep._retry import Retrier, RetryPolicy
-from bulkprep.config import Settings
-from bulkprep.jobs import (
-    CANCELLED_STATUSES,
-    FAILURE_STATUSES,
-    RUNNING_STATUSES,
-    SUCCESS_STATUSES,
-    Job,
-    JobStatus,
+from bulkprep._retry import (
+    RETRY_STATUSES,
+    TRANSPORT_ERRORS,
+    UPLOAD_AMBIGUOUS_STATUSES,
+    UPLOAD_RETRY_STATUSES,
+    Retrier,
+    RetryPolicy,
+    connect_failed,
+    describe_failure,
+    scrub,
 )
-
-__all__ = [
-    "CANCELLED_STATUSES",
-    "FAILURE_STATUSES",
-    "RUNNING_STATUSES",
-    "SUCCESS_STATUSES",
-    "Client",
-    "Job",
-    "JobStatus",
-    "file_sha256",
-    "unique_remote_name",
-]
+from bulkprep.config import Settings
+from bulkprep.jobs import Job, JobStatus, file_sha256, find_upload_job, unique_remote_name
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-UPLOAD_RETRY_STATUSES = frozenset({429, 503})  # the server refused the upload outright
-UPLOAD_AMBIGUOUS_STATUSES = frozenset({500, 502, 504})  # the server may have taken it
-_TRANSPORT_ERRORS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-)
-# A job counts as "ours" if created no earlier than this before the upload started
-# (allows for a server clock behind ours).
-CLOCK_SKEW = 600.0
-LOOKUP_CHECKS = 3
+LOOKUP_CHECKS = 3  # times the job list is read for an upload whose answer was lost
 _PROGRESS_STEP = 256 * 1024
-
-
-def file_sha256(path: str | os.PathLike[str], *, chunk_size: int = 1 << 20) -> str:
-    """The hex SHA-256 of a file, read in chunks (flat memory for any size)."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(chunk_size):
-                digest.update(chunk)
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
-    return digest.hexdigest()
-
-
-def unique_remote_name(source: str | os.PathLike[str], sha256: str, when: float) -> str:
-    """A remote file name that identifies one upload: ``stem-<sha8>-<UTC time>-<random>.csv``."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(source).stem).strip("._") or "upload"
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(when))
-    return f"{stem[:60]}-{sha256[:8]}-{stamp}-{os.urandom(3).hex()}.csv"
-
-
-def _parse_time(value: str) -> float | None:
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.timestamp() if parsed.tzinfo is not None else None
-
-
-def _connect_failed(exc: requests.RequestException) -> bool:
-    """True when the connection was never made, so the request cannot have arrived."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    if isinstance(exc, requests.ConnectionError):
-        reason = exc.args[0] if exc.args else None
-        reason = getattr(reason, "reason", reason)
-        return isinstance(reason, NewConnectionError)
-    return False
-
-
-def _describe(exc: requests.RequestException) -> str:
-    if _connect_failed(exc):
-        return "could not connect"
-    if isinstance(exc, requests.Timeout):
-        return "timed out waiting for an answer"
-    return "the connection was lost"
-
-
-def _scrub(exc: requests.RequestException) -> requests.RequestException:
-    """Drop the request (with its Authorization header) from an exception we chain."""
-    exc.request = None
-    exc.response = None
-    return exc
 
 
 class Client:
@@ -237,10 +150,10 @@ class Client:
     ) -> Job:
         """Upload a CSV file as a bulk job for ``object_name`` and return the new job.
 
-        The file is streamed, never loaded. ``remote_name`` defaults to a unique name
-        (stem, short hash of the bytes, UTC time, random suffix) by which the job can
-        be found again if the answer is lost; a name given here is used as is.
-        ``progress(bytes_sent, total)`` is called as the body goes out. Pass
+        The file is streamed, never loaded. The remote file name is made unique
+        (``STEM-<sha8>-<UTC time>-<random>.csv``, STEM from ``remote_name`` or the
+        file) so the job can be recognised if the answer is lost; ``Job.remote_name``
+        has it. ``progress(bytes_sent, total)`` is called as the body goes out. Pass
         ``sha256`` when it is already known, to skip hashing the file again.
         """
         source = Path(path)
@@ -248,8 +161,7 @@ class Client:
             raise InputError(f"cannot upload {source}: no such file")
         digest = sha256 or file_sha256(source)
         started = self._wall_clock()
-        name = remote_name or unique_remote_name(source, digest, started)
-        name = name.lstrip("/")
+        name = unique_remote_name(remote_name or source, digest, started)
         api_path = f"/hubs/{self._hub}/bulk/{quote(object_name, safe='')}"
         meta = {
             key: value
@@ -265,9 +177,9 @@ class Client:
         answered = False
         while True:
             if answered:  # a 429/503 came back: make sure it really took nothing
-                found = self._find_upload(object_name, name, started, source)
-                if found:
-                    return self._job_from(found, name, digest, source)
+                found = find_upload_job(self, object_name, name, since=started, source=source)
+                if found is not None:
+                    return Job(found.id, found.status, name, digest, adopted=True)
             fields: list[tuple[str, Any]] = []
             if meta:
                 fields.append(("metaData", json.dumps(meta)))
@@ -277,9 +189,8 @@ class Client:
                 raise InputError(f"cannot read {source}: {exc.strerror}") from exc
             with fh:
                 fields.append(("file", (name, fh, "text/csv")))
-                monitor = MultipartEncoderMonitor(
-                    MultipartEncoder(fields=fields), _progress_callback(progress)
-                )
+                report = _progress_callback(progress) if progress else None
+                monitor = MultipartEncoderMonitor(MultipartEncoder(fields=fields), report)
                 try:
                     response = self._send(
                         "POST",
@@ -288,15 +199,15 @@ class Client:
                         data=monitor,
                         headers={**headers, "Content-Type": monitor.content_type},
                     )
-                except _TRANSPORT_ERRORS as exc:
+                except TRANSPORT_ERRORS as exc:
                     sent_all = monitor.bytes_read >= monitor.len
-                    if _connect_failed(exc) or not sent_all:
-                        log.info("upload %s: %s before the body was sent", name, _describe(exc))
+                    if connect_failed(exc) or not sent_all:
+                        log.info("upload %s: %s before it was sent", name, describe_failure(exc))
                         if retrier.pause():
                             continue
-                        raise self._transport_error(exc, "POST", api_path, retrier) from _scrub(exc)
-                    _scrub(exc)
-                    return lookup(f"{_describe(exc)} after the file was sent")
+                        raise self._transport_error(exc, "POST", api_path, retrier) from scrub(exc)
+                    scrub(exc)
+                    return lookup(f"{describe_failure(exc)} after the file was sent")
             status = response.status_code
             if status in UPLOAD_RETRY_STATUSES:
                 answered = True
@@ -315,40 +226,22 @@ class Client:
                 return lookup("the server's answer could not be read")
             return Job(job_id, str(data.get("status") or "CREATED"), name, digest)
 
-    def _find_upload(
-        self, object_name: str, name: str, started: float, source: Path
-    ) -> JobStatus | None:
-        """The job created for ``name`` since ``started``; ambiguous if more than one."""
-        where = "object_name='{}'".format(object_name.replace("'", "''"))
-        matches: list[JobStatus] = []
-        for job in self.iter_jobs(where):
-            created = _parse_time(job.created)
-            if created is not None and created < started - CLOCK_SKEW:
-                break  # newest first: everything further is older than this upload
-            if job.file_name == name:
-                matches.append(job)
-        if len(matches) > 1:
-            ids = ", ".join(job.id for job in matches)
-            raise AmbiguousUploadError(
-                f"the upload of {source} matches {len(matches)} jobs ({ids}) with the file "
-                f"name {name}; check them with `bulkprep status ID` before uploading again"
-            )
-        return matches[0] if matches else None
-
     def _adopt_upload(
         self, object_name: str, name: str, digest: str, started: float, source: Path, why: str
     ) -> Job:
+        """Find the job an upload whose answer was lost created; never post again."""
         log.warning("upload %s: %s; looking for the job instead of posting again", name, why)
         problem = ""
         for check in range(1, LOOKUP_CHECKS + 1):
             try:
-                found = self._find_upload(object_name, name, started, source)
+                found = find_upload_job(self, object_name, name, since=started, source=source)
             except AmbiguousUploadError:
                 raise
             except BulkprepError as exc:
                 found, problem = None, f"; the job list could not be read: {exc}"
             if found is not None:
-                return self._job_from(found, name, digest, source)
+                log.warning("upload %s: adopted job %s", name, found.id)
+                return Job(found.id, found.status, name, digest, adopted=True)
             if check < LOOKUP_CHECKS:
                 self._sleep(self.retry.backoff(check))
         raise AmbiguousUploadError(
@@ -357,10 +250,6 @@ class Client:
             f"checking: run `bulkprep jobs` and look for the file name {name}, then "
             f"`bulkprep status ID`"
         )
-
-    def _job_from(self, found: JobStatus, name: str, digest: str, source: Path) -> Job:
-        log.warning("upload of %s: adopted job %s (file name %s)", source, found.id, name)
-        return Job(found.id, found.status, name, digest, adopted=True)
 
     # ---- plumbing ------------------------------------------------------------------
 
@@ -404,11 +293,13 @@ class Client:
         while True:
             try:
                 response = self._send(method, path, params=params)
-            except _TRANSPORT_ERRORS as exc:
-                log.info("%s %s: %s (attempt %d)", method, path, _describe(exc), retrier.attempts)
+            except TRANSPORT_ERRORS as exc:
+                log.info(
+                    "%s %s: %s (attempt %d)", method, path, describe_failure(exc), retrier.attempts
+                )
                 if retrier.pause():
                     continue
-                raise self._transport_error(exc, method, path, retrier) from _scrub(exc)
+                raise self._transport_error(exc, method, path, retrier) from scrub(exc)
             status = response.status_code
             if status in accept or status < 400:
                 return response
@@ -462,7 +353,7 @@ class Client:
         try:
             body = response.json()
         except ValueError:
-            body = None
+            body = {}
         body = body if isinstance(body, dict) else {}
         message = str(body.get("message") or "").strip()
         if not message:
@@ -488,19 +379,18 @@ class Client:
     ) -> TransportError:
         return TransportError(
             f"cannot reach the API at {self.settings.host}: {method} {path} "
-            f"{_describe(exc)} ({retrier.reason or 'not retried'})"
+            f"{describe_failure(exc)} ({retrier.reason or 'not retried'})"
         )
 
 
 def _progress_callback(
-    progress: Callable[[int, int], object] | None,
+    progress: Callable[[int, int], object],
 ) -> Callable[[MultipartEncoderMonitor], None]:
+    """Report progress every ``_PROGRESS_STEP`` bytes and once at the end, not per read."""
     last = -_PROGRESS_STEP
 
     def callback(monitor: MultipartEncoderMonitor) -> None:
         nonlocal last
-        if progress is None:
-            return
         done, total = monitor.bytes_read, monitor.len
         if done - last >= _PROGRESS_STEP or (done >= total and done != last):
             last = done

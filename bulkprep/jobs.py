@@ -13,19 +13,28 @@ rather than stop.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
-from bulkprep._exceptions import WaitTimeout
+from bulkprep._exceptions import AmbiguousUploadError, InputError, WaitTimeout
 
 SUCCESS_STATUSES = frozenset({"COMPLETE", "COMPLETED"})
 FAILURE_STATUSES = frozenset({"ERROR", "ABORTED", "FAILED"})
 CANCELLED_STATUSES = frozenset({"CANCELLED", "CANCELED"})
 RUNNING_STATUSES = frozenset({"CREATED", "STARTED", "RUNNING", "CANCELLATION_PENDING"})
 FINAL_STATUSES = SUCCESS_STATUSES | FAILURE_STATUSES | CANCELLED_STATUSES
+
+# A job is taken for an upload's only if created no earlier than this before the upload
+# started (allowing for a server clock behind ours).
+CLOCK_SKEW = 600.0
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +116,71 @@ class JobStatus:
     @property
     def created(self) -> str:
         return str(self.raw.get("createdDate") or "")
+
+
+def file_sha256(path: str | os.PathLike[str], *, chunk_size: int = 1 << 20) -> str:
+    """The hex SHA-256 of a file, read in chunks (flat memory for any size)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(chunk_size):
+                digest.update(chunk)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+    return digest.hexdigest()
+
+
+def unique_remote_name(source: str | os.PathLike[str], sha256: str, when: float) -> str:
+    """A remote file name that identifies one upload: ``stem-<sha8>-<UTC time>-<random>.csv``.
+
+    If the answer to an upload is lost, the job is found again by this name.
+    """
+    stem = Path(str(source).replace("\\", "/")).stem
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "upload"
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(when))
+    return f"{stem[:60]}-{sha256[:8]}-{stamp}-{os.urandom(3).hex()}.csv"
+
+
+def parse_timestamp(value: str) -> float | None:
+    """Epoch seconds of an ISO 8601 time with a zone (``...Z`` too); ``None`` otherwise."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.timestamp() if parsed.tzinfo is not None else None
+
+
+class JobLister(Protocol):
+    """Anything with ``iter_jobs(where)``: the :class:`~bulkprep.client.Client`, or a fake."""
+
+    def iter_jobs(
+        self, where: str | None = None, *, page_size: int = 200
+    ) -> Iterator[JobStatus]: ...
+
+
+def find_upload_job(
+    lister: JobLister, object_name: str, remote_name: str, *, since: float, source: object = ""
+) -> JobStatus | None:
+    """The job an upload created, found by its unique remote file name; ``None`` if none.
+
+    Only jobs created at or after ``since`` (epoch seconds, less ``CLOCK_SKEW``) count.
+    More than one match raises :class:`AmbiguousUploadError`.
+    """
+    where = "object_name='{}'".format(object_name.replace("'", "''"))
+    matches: list[JobStatus] = []
+    for job in lister.iter_jobs(where):
+        created = parse_timestamp(job.created)
+        if created is not None and created < since - CLOCK_SKEW:
+            break  # newest first: every job further down is older than the upload
+        if job.file_name == remote_name.lstrip("/"):
+            matches.append(job)
+    if len(matches) > 1:
+        raise AmbiguousUploadError(
+            f"the upload of {source or remote_name} matches {len(matches)} jobs "
+            f"({', '.join(job.id for job in matches)}) named {remote_name}; check them with "
+            f"`bulkprep status ID` before uploading again"
+        )
+    return matches[0] if matches else None
 
 
 class StatusSource(Protocol):

@@ -233,10 +233,11 @@ def test_upload_options_reach_the_server_and_callback_is_signed(
     finally:
         hook.shutdown()
     assert (raw["fileName"], raw["action"], raw["identifierFieldName"]) == (
-        "my-name.csv",
+        job.remote_name,
         "upsert",
         "C_EmailAddress",
     )
+    assert job.remote_name.startswith("my-name-" + job.sha256[:8] + "-")
     body, signature = received[0]
     assert json.loads(body)["id"] == job.id
     assert verify_signature(body, signature, key)
