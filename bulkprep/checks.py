@@ -86,14 +86,10 @@ class CompiledChecks:
             rule = self.rules.get((str(column), None if number is None else int(number)))
             if rule is None:
                 raise AssertionError(f"unmapped pandera failure {column!r} #{number}")
-            rows = (
-                frame.select(self.columns)
-                .with_row_index("§i")
-                .filter(pl.col("§i").is_in(group["index"].cast(pl.UInt32).implode()))
-            )
+            rows = data.with_columns(frame[INDEX]).gather(group["index"].cast(pl.UInt32))
             out.append(
                 rows.select(
-                    pl.col("§i").cast(pl.Int64).alias(INDEX),
+                    pl.col(INDEX),
                     pl.lit(rule.column).alias("column"),
                     pl.lit(rule.code).alias("code"),
                     rule.message(pl.col(rule.column)).alias("message"),

@@ -30,6 +30,10 @@ class AtomicFile:
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot be written ({exc.strerror or exc})") from exc
         self._tmp = Path(tmp)
+        # mkstemp creates the file private (0600); give it the usual mode for new files.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         self.handle: IO[bytes] = os.fdopen(fd, "wb")
 
     def commit(self) -> None:
