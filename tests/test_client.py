@@ -476,6 +476,35 @@ def test_ambiguous_upload_not_found_raises(sandbox: Sandbox, seed_csv: Path, kin
     assert_no_secrets(*exception_texts(info.value))
 
 
+def test_upload_cut_off_mid_body_is_sent_again(sandbox: Sandbox, tmp_path: Path) -> None:
+    # The server hangs up before reading the body: it cannot have the file, so resend.
+    path = tmp_path / "big.csv"
+    with path.open("w") as fh:
+        fh.write("C_EmailAddress,C_FirstName\n")
+        fh.writelines(f"u{i}@x.com,{'N' * 40}\n" for i in range(600_000))
+    sandbox.inject("drop", method="POST", path=POST_CONTACT)
+    with make_client(sandbox) as client:
+        job = client.create_bulk_upload("contact", path)
+    assert not job.adopted
+    assert [p[2] for p in posts(sandbox)] == [None, 200]
+    assert [j["id"] for j in sandbox.jobs()] == [job.id]
+
+
+def test_read_timeout_after_upload_adopts_the_job(seed_csv: Path) -> None:
+    class ImpatientPosts(requests.Session):
+        def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            if method == "POST":
+                kwargs["timeout"] = (5, 0.05)  # the answer comes after 0.3 s
+            return super().request(method, url, *args, **kwargs)
+
+    with Sandbox(credentials=SECRETS, latency_ms=300) as sb:
+        client = Client(settings_for(sb.base_url), session=ImpatientPosts(), sleep=time.sleep)
+        with client:
+            job = client.create_bulk_upload("contact", seed_csv)
+        assert job.adopted and len(posts(sb)) == 1
+        assert [j["id"] for j in sb.jobs()] == [job.id]
+
+
 def test_lookup_failure_is_still_ambiguous(sandbox: Sandbox, seed_csv: Path) -> None:
     sandbox.inject("drop", method="POST", path=POST_CONTACT, after_handling=True)
     sandbox.inject("500", method="GET", path=r"/bulk/jobs$", times=10)

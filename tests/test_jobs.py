@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bulkprep._exceptions import WaitTimeout
+from bulkprep._exceptions import AmbiguousUploadError, WaitTimeout
 from bulkprep.client import Client
 from bulkprep.config import Settings
-from bulkprep.jobs import JobStatus, wait_for_job
+from bulkprep.jobs import JobStatus, find_upload_job, unique_remote_name, wait_for_job
 from bulkprep.sandbox import Sandbox
 
 
@@ -207,3 +207,54 @@ def test_sandbox_wait_times_out(contacts: Path) -> None:
             wait_for_job(client, job.id, timeout=0.3, first_interval=0.05)
         assert client.job_status(job.id).status == "CREATED"  # still there to resume
     assert f"bulkprep wait {job.id}" in str(info.value)
+
+
+# ---- recognising an upload's job -------------------------------------------------------
+
+
+class Listing:
+    def __init__(self, *jobs: dict[str, str]) -> None:
+        self.jobs = [JobStatus.from_json(job) for job in jobs]
+        self.wheres: list[str | None] = []
+
+    def iter_jobs(self, where: str | None = None, *, page_size: int = 200) -> Iterator[JobStatus]:
+        self.wheres.append(where)
+        yield from self.jobs
+
+
+def listed(job_id: str, name: str, created: str) -> dict[str, str]:
+    return {"id": job_id, "status": "CREATED", "fileName": name, "createdDate": created}
+
+
+STARTED = 1_700_000_000.0  # 2023-11-14T22:13:20Z
+
+
+def test_find_upload_job_by_name_and_time() -> None:
+    listing = Listing(
+        listed("3", "other.csv", "2023-11-14T22:13:21Z"),
+        listed("2", "/mine.csv", "2023-11-14T22:13:21.5Z"),
+        listed("1", "mine.csv", "2023-11-13T00:00:00Z"),  # a day older: not this upload
+    )
+    found = find_upload_job(listing, "o'bj", "mine.csv", since=STARTED)
+    assert found is not None and found.id == "2"
+    assert listing.wheres == ["object_name='o''bj'"]
+    older = Listing(listed("1", "mine.csv", "2023-11-13T00:00:00Z"))
+    assert find_upload_job(older, "contact", "mine.csv", since=STARTED) is None
+
+
+def test_find_upload_job_refuses_to_guess_between_two() -> None:
+    listing = Listing(
+        listed("5", "mine.csv", "2023-11-14T22:13:30Z"),
+        listed("4", "mine.csv", "2023-11-14T22:13:25Z"),
+    )
+    with pytest.raises(AmbiguousUploadError, match=r"2 jobs \(5, 4\)"):
+        find_upload_job(listing, "contact", "mine.csv", since=STARTED, source="a.csv")
+
+
+def test_unique_remote_names() -> None:
+    sha = "0123456789abcdef" * 4
+    first = unique_remote_name("dir/My Contacts (2).csv", sha, STARTED)
+    second = unique_remote_name("dir/My Contacts (2).csv", sha, STARTED)
+    assert first != second
+    assert first.startswith("My_Contacts_2-01234567-20231114T221320Z-") and first.endswith(".csv")
+    assert unique_remote_name("...", sha, STARTED).startswith("upload-")
