@@ -143,7 +143,7 @@ def test_unknown_keys_name_file_and_key(tmp_path: Path, text: str, key: str) -> 
     [
         ("[default\n", "not valid TOML"),
         ('[default]\ntimeout = "soon"\n', "timeout"),
-        ('[default]\ntimeout = [1, 2, 3]\n', "timeout"),
+        ("[default]\ntimeout = [1, 2, 3]\n", "timeout"),
         ('[default]\nbase_url = "ftp://x"\n', "http(s)"),
         ('[default]\nhub = "a b"\n', "hub"),
         ("[default]\nuser_secret = 12\n", "user_secret must be a string"),
@@ -196,9 +196,7 @@ def test_secrets_are_masked_everywhere(config_file: Path) -> None:
         for secret in (USER, ORG, ELEMENT):
             assert secret not in text
     assert creds.authorization_header() == f"User {USER}, Organization {ORG}, Element {ELEMENT}"
-    assert repr(creds) == (
-        "Credentials(user='****', organization='****', element='****4321')"
-    )
+    assert repr(creds) == "Credentials(user='****', organization='****', element='****4321')"
 
 
 def test_mask() -> None:

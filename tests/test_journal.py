@@ -42,7 +42,9 @@ def test_add_get_update(journal: Journal) -> None:
     assert added.created.endswith("+00:00")
     got = journal.get("7", HOST)
     assert got == added
-    updated = journal.update("7", HOST, status="COMPLETED", records_count=10, records_failed_count=2)
+    updated = journal.update(
+        "7", HOST, status="COMPLETED", records_count=10, records_failed_count=2
+    )
     assert updated is not None
     assert (updated.status, updated.records_count, updated.records_failed_count) == (
         "COMPLETED",
