@@ -31,7 +31,7 @@ FORMULA_START = r"^[=+\-@\t\r]"
 # byte-range classes keep this regex fast (Unicode classes cost 50x more here).
 _LABEL_CHAR = r"[a-zA-Z0-9[^\x00-\x7F]]"
 _URL = (
-    rf"^https?://(?:{_LABEL_CHAR}(?:(?:{_LABEL_CHAR}|-){{0,61}}{_LABEL_CHAR})?\.)+"
+    rf"^(?i:https?)://(?:{_LABEL_CHAR}(?:(?:{_LABEL_CHAR}|-){{0,61}}{_LABEL_CHAR})?\.)+"
     r"(?:[a-zA-Z]|[^\x00-\x7F]){2,63}\.?(?::[0-9]{1,5})?(?:[/?#][^\s]*)?$"
 )
 _HAS_SCHEME = r"^[A-Za-z][A-Za-z0-9+.-]*://|^(?i:mailto|javascript|data|tel|file|news|urn):"
@@ -135,21 +135,26 @@ def normalize(
             frame = _emails(frame, col, repairs)
         else:
             frame = _phones(frame, col, schema, repairs)
-    for col in schema.columns:
-        if col.is_text and col.formula == "escape":
-            value = pl.col(col.name)
-            risky = value.str.contains(FORMULA_START)
-            repairs.append(
-                Repair(
-                    col.name,
-                    "formula-escaped",
-                    risky,
-                    pl.lit("the value starts like a formula and was prefixed with '"),
-                )
+    escaped = [c.name for c in schema.columns if c.is_text and c.formula == "escape"]
+    if escaped:
+        frame = frame.with_columns(
+            pl.col(escaped).str.contains(FORMULA_START).fill_null(False).name.suffix("§escaped")
+        ).with_columns(
+            pl.when(pl.col(f"{n}§escaped"))
+            .then(pl.lit("'") + pl.col(n))
+            .otherwise(pl.col(n))
+            .alias(n)
+            for n in escaped
+        )
+        repairs.extend(
+            Repair(
+                n,
+                "formula-escaped",
+                pl.col(f"{n}§escaped"),
+                pl.lit("the value starts like a formula and was prefixed with '"),
             )
-            frame = frame.with_columns(
-                pl.when(risky).then(pl.lit("'") + value).otherwise(value).alias(col.name)
-            )
+            for n in escaped
+        )
     return frame, _repair_findings(frame, repairs, sources)
 
 
@@ -238,7 +243,8 @@ def _typed(col: Column, repairs: list[Repair]) -> list[pl.Expr]:
                 ),
             )
         )
-        return _valid(col.name, pl.when(ok).then(value).otherwise(v), ok, why)
+        canonical = scheme + value.str.replace(r"^[A-Za-z]+", "")  # lower-case scheme
+        return _valid(col.name, pl.when(ok).then(canonical).otherwise(v), ok, why)
     raise AssertionError(f"unhandled column type {kind}")  # pragma: no cover
 
 
@@ -315,6 +321,7 @@ def _phones(
 def _repair_findings(
     frame: pl.DataFrame, repairs: list[Repair], sources: dict[str, str | None]
 ) -> list[pl.DataFrame]:
+    repairs = [r for r in repairs if sources.get(r.column) is not None]
     if not repairs:
         return []
     masks = [f"§mask{i}" for i in range(len(repairs))]
