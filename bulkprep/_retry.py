@@ -18,10 +18,8 @@ Waits use exponential backoff with full jitter (a random wait between zero and
 ``min(cap, base * 2**n)``), unless the server says how long to wait:
 ``Retry-After`` (seconds or an HTTP date) or ``X-RateLimit-Reset`` (epoch
 seconds). A server-requested wait longer than ``max_server_wait`` is not
-honoured: the caller gives up instead of hanging. Which requests and which
-failures are retried is the client's business (see ``bulkprep.client``); this
-module only counts and waits, with injectable ``sleep``, ``clock`` (wall-clock
-epoch seconds, to read HTTP dates) and ``jitter``.
+honoured: the caller gives up instead of hanging. ``sleep``, ``clock``
+(wall-clock epoch seconds, to read HTTP dates) and ``jitter`` are injectable.
 """
 
 from __future__ import annotations

@@ -16,16 +16,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
 
-from bulkprep import __version__
 from bulkprep._exceptions import (
     AmbiguousUploadError,
     ApiError,
@@ -71,14 +71,18 @@ class Client:
     ) -> None:
         self.settings = settings
         self._credentials = settings.require_credentials()
+        self._base = settings.base_url.rstrip("/")
+        self._hub = quote(settings.hub, safe="")
         self._own_session = session is None
         self._session = session if session is not None else requests.Session()
+        if self._own_session and urlsplit(self._base).hostname in ("127.0.0.1", "localhost", "::1"):
+            self._session.trust_env = False  # never send loopback traffic through a proxy
         self._sleep = sleep
         self._clock = clock
         self._wall_clock = wall_clock
         self.retry = retry if retry is not None else RetryPolicy()
-        self._base = settings.base_url.rstrip("/")
-        self._hub = quote(settings.hub, safe="")
+        # the version is read here, not at import: bulkprep/__init__ may import this module
+        self._user_agent = f"bulkprep/{getattr(sys.modules.get('bulkprep'), '__version__', '0')}"
 
     def __repr__(self) -> str:
         return f"Client(base_url={self.settings.host!r}, hub={self.settings.hub!r})"
@@ -97,18 +101,17 @@ class Client:
 
     def list_objects(self) -> list[str]:
         """``GET /hubs/{hub}/objects``: the names of the objects the hub offers."""
-        data = self._json(self._request("GET", f"/hubs/{self._hub}/objects"), list)
-        return [str(name) for name in data]
+        return [str(name) for name in self._get_json(f"/hubs/{self._hub}/objects", list)[0]]
 
     def object_metadata(self, name: str) -> dict[str, Any]:
         """``GET /hubs/{hub}/objects/{name}/metadata``: ``{"fields": [...]}`` for one object."""
         path = f"/hubs/{self._hub}/objects/{quote(name, safe='')}/metadata"
-        return dict(self._json(self._request("GET", path), dict))
+        return dict(self._get_json(path, dict)[0])
 
     def job_status(self, job_id: str) -> JobStatus:
         """``GET /hubs/{hub}/bulk/{id}/status``."""
         path = f"/hubs/{self._hub}/bulk/{quote(str(job_id), safe='')}/status"
-        return JobStatus.from_json(self._json(self._request("GET", path), dict))
+        return JobStatus.from_json(self._get_json(path, dict)[0])
 
     def iter_job_errors(self, job_id: str, *, page_size: int = 200) -> Iterator[dict[str, Any]]:
         """Each failed record of a job (``{"recordNumber", "record", "error"}``), all pages."""
@@ -163,11 +166,8 @@ class Client:
         started = self._wall_clock()
         name = unique_remote_name(remote_name or source, digest, started)
         api_path = f"/hubs/{self._hub}/bulk/{quote(object_name, safe='')}"
-        meta = {
-            key: value
-            for key, value in (("identifierFieldName", identifier_field), ("action", action))
-            if value
-        }
+        meta = {"identifierFieldName": identifier_field, "action": action}
+        meta = {key: value for key, value in meta.items() if value}
         headers = {"Elements-Async-Callback-Url": callback_url} if callback_url else {}
 
         def lookup(reason: str) -> Job:
@@ -253,6 +253,10 @@ class Client:
 
     # ---- plumbing ------------------------------------------------------------------
 
+    def _authorize(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._credentials.authorization_header()
+        return request
+
     def _retrier(self) -> Retrier:
         return Retrier(self.retry, sleep=self._sleep, clock=self._wall_clock, monotonic=self._clock)
 
@@ -270,10 +274,10 @@ class Client:
             self._base + path,
             params=params,
             data=data,
+            auth=self._authorize,  # an explicit auth also keeps ~/.netrc out of the way
             headers={
-                "Authorization": self._credentials.authorization_header(),
                 "Accept": "application/json",
-                "User-Agent": f"bulkprep/{__version__}",
+                "User-Agent": self._user_agent,
                 **(headers or {}),
             },
             timeout=self.settings.timeout,
@@ -294,9 +298,7 @@ class Client:
             try:
                 response = self._send(method, path, params=params)
             except TRANSPORT_ERRORS as exc:
-                log.info(
-                    "%s %s: %s (attempt %d)", method, path, describe_failure(exc), retrier.attempts
-                )
+                log.info("%s %s: %s", method, path, describe_failure(exc))
                 if retrier.pause():
                     continue
                 raise self._transport_error(exc, method, path, retrier) from scrub(exc)
@@ -316,8 +318,7 @@ class Client:
         token = ""
         while True:
             query = {**params, "pageSize": page_size, **({"nextPage": token} if token else {})}
-            response = self._request("GET", path, params=query)
-            items = self._json(response, list)
+            items, response = self._get_json(path, list, query)
             yield from items
             token = response.headers.get("elements-next-page-token", "").strip()
             if not token or not items:
@@ -326,19 +327,14 @@ class Client:
                 raise ApiError(f"GET {path}: the server repeated a page token; stopping")
             seen.add(token)
 
-    def _json(self, response: requests.Response, kind: type) -> Any:
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
+    def _get_json(
+        self, path: str, kind: type, params: Mapping[str, Any] | None = None
+    ) -> tuple[Any, requests.Response]:
+        response = self._request("GET", path, params=params)
+        data = _json_body(response)
         if not isinstance(data, kind):
-            request = response.request
-            where = f"{request.method} {(request.path_url or '').split('?')[0]}"
-            raise ApiError(
-                f"{where}: expected a JSON {kind.__name__} in the answer, got something else",
-                status=response.status_code,
-            )
-        return data
+            raise ApiError(f"GET {path}: expected a JSON {kind.__name__} in the answer")
+        return data, response
 
     def _redact(self, text: str) -> str:
         for secret in self._credentials.secrets():
@@ -350,10 +346,7 @@ class Client:
         self, response: requests.Response, method: str, path: str, note: str = ""
     ) -> ApiError:
         status = response.status_code
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
+        body = _json_body(response)
         body = body if isinstance(body, dict) else {}
         message = str(body.get("message") or "").strip()
         if not message:
@@ -381,6 +374,13 @@ class Client:
             f"cannot reach the API at {self.settings.host}: {method} {path} "
             f"{describe_failure(exc)} ({retrier.reason or 'not retried'})"
         )
+
+
+def _json_body(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _progress_callback(
