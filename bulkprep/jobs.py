@@ -1,4 +1,4 @@
-"""Bulk jobs: what a job's status means, and waiting for a job to finish.
+"""Bulk jobs: what a job's status means, how an upload's job is recognised, and waiting.
 
 Status values (DESIGN.md): COMPLETE/COMPLETED succeed; ERROR, ABORTED and FAILED
 fail; CANCELLED/CANCELED are cancelled; CREATED, STARTED, RUNNING,
@@ -9,6 +9,9 @@ rather than stop.
 :func:`wait_for_job` polls adaptively: short intervals first, growing by
 ``factor`` up to ``max_interval``, and short again whenever the status changes.
 ``KeyboardInterrupt`` is not caught: the caller prints how to resume.
+
+Every upload gets a unique remote file name (:func:`unique_remote_name`), so when
+the answer to an upload is lost :func:`find_upload_job` can find the job it made.
 """
 
 from __future__ import annotations
