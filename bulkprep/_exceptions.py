@@ -18,7 +18,8 @@ An exception means the run itself cannot continue. The CLI catches
     │   └── AmbiguousUploadError  an upload may or may not have created a job
     ├── JobError               a bulk job failed, or cannot be found or waited for
     │   ├── DuplicateUploadError  the same bytes were already uploaded (use --force)
-    │   └── WaitTimeout        the job did not finish within --timeout
+    │   ├── WaitTimeout        the job did not finish within --timeout
+    │   └── WaitInterrupted    Ctrl-C while waiting; the job keeps running
     └── SandboxError           the local sandbox could not start
 
 Foreign exceptions (requests, polars, yaml, OSError) are translated where they
@@ -113,3 +114,11 @@ class WaitTimeout(JobError):
 
 class SandboxError(BulkprepError):
     """The local sandbox server could not start."""
+
+
+class WaitInterrupted(JobError):
+    """The user interrupted the wait (Ctrl-C); the job keeps running on the server."""
+
+    def __init__(self, message: str, job_ids: list[str]) -> None:
+        super().__init__(message)
+        self.job_ids = job_ids

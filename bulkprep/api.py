@@ -114,7 +114,7 @@ def _run(
         clean_sink = CsvSink(outputs[0], schema.names)
         rejects_sink = CsvSink(outputs[1], [*engine.raw_names, LINE_COLUMN, "_errors"])
     findings = [_file_findings(engine.headers.findings)]
-    clean_lines: list[pl.Series] = []
+    clean_index: list[pl.DataFrame] = []
     rows = clean_rows = 0
     try:
         for batch in engine.batches():
@@ -124,7 +124,7 @@ def _run(
             if clean_sink is not None and rejects_sink is not None:
                 clean_sink.write(batch.clean)
                 rejects_sink.write(batch.rejects)
-                clean_lines.append(batch.clean_lines)
+                clean_index.append(batch.clean_index)
         if clean_sink is not None and rejects_sink is not None:
             clean_sink.commit()
             rejects_sink.commit()
@@ -142,7 +142,7 @@ def _run(
         clean_rows=clean_rows,
         rejected_rows=rows - clean_rows,
         findings_frame=pl.concat(findings),
-        clean_lines=pl.concat(clean_lines) if clean_lines else None,
+        clean_index=pl.concat(clean_index) if clean_index else None,
         encoding=csv_source.encoding,
         delimiter=csv_source.delimiter,
     )

@@ -11,9 +11,8 @@ from typing import Any
 
 import click
 
-from . import api
 from . import schema as schemas
-from ._exceptions import BulkprepError
+from ._exceptions import BulkprepError, WaitInterrupted
 from .report import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, OutputFormat, render
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -45,6 +44,9 @@ class BulkprepGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
+        except WaitInterrupted as exc:
+            click.echo(f"bulkprep: {exc}", err=True)
+            ctx.exit(130)
         except BulkprepError as exc:
             click.echo(f"bulkprep: error: {exc}", err=True)
             ctx.exit(EXIT_ERROR)
@@ -120,6 +122,8 @@ def clean_cmd(
     Exit 0 when every row is clean (warnings allowed), 1 when rows were rejected or
     the file has an error, 2 when it could not run.
     """
+    from . import api
+
     result = api.clean(
         object_name,
         file,
@@ -168,6 +172,8 @@ def validate_cmd(
     Exit 0 when every file is clean (warnings allowed), 1 when any row would be
     rejected or a file has an error, 2 when it could not run.
     """
+    from . import api
+
     schema = schemas.load_schema(object_name, schemas_dir=_schemas_dir(ctx))
     reports = [api.validate(schema, f, encoding=encoding, delimiter=delimiter) for f in files]
     click.echo(render(reports, fmt, max_findings=max_findings), nl=False)
@@ -243,3 +249,7 @@ def schema_check(ctx: click.Context, files: tuple[str, ...]) -> None:
 def main() -> None:
     """Console entry point."""
     cli(prog_name="bulkprep")
+
+
+# The API commands live in their own module; importing it registers them.
+from . import cli_upload  # noqa: E402, F401

@@ -327,3 +327,12 @@ def _check_timeout(value: Any, where: str) -> Timeout:
     if connect <= 0 or read <= 0:
         raise ConfigError(f"timeout must be positive, got {value!r} (from {where})")
     return (connect, read)
+
+
+def signature_key(env: Mapping[str, str] | None = None) -> str | None:
+    """The callback signature key from ``BULKPREP_SIGNATURE_KEY``, or ``None``.
+
+    It is a secret, so it is read from the environment and never taken as a flag.
+    """
+    env = os.environ if env is None else env
+    return env.get(ENV_PREFIX + "SIGNATURE_KEY") or None

@@ -121,7 +121,7 @@ class BatchResult:
 
     rows: int
     clean: pl.DataFrame  # schema columns, canonical values
-    clean_lines: pl.Series
+    clean_index: pl.DataFrame  # line and row of each clean row, in clean-file order
     rejects: pl.DataFrame  # raw cells, _line, _errors
     findings: pl.DataFrame  # FINDING_SCHEMA
 
@@ -330,7 +330,7 @@ class Engine:
         return BatchResult(
             rows=frame.height,
             clean=clean.select(self.schema.names),
-            clean_lines=clean[LINE_COLUMN],
+            clean_index=clean.select(pl.col(LINE_COLUMN).alias("line"), pl.col(ROW).alias("row")),
             rejects=rejects,
             findings=findings,
         )
@@ -344,7 +344,7 @@ class Engine:
         return BatchResult(
             rows=frame.height,
             clean=pl.DataFrame(schema=dict.fromkeys(self.schema.names, pl.String)),
-            clean_lines=pl.Series(LINE_COLUMN, [], dtype=pl.Int64),
+            clean_index=pl.DataFrame(schema={"line": pl.Int64, "row": pl.Int64}),
             rejects=rejects,
             findings=pl.DataFrame(schema=FINDING_SCHEMA),
         )

@@ -319,3 +319,47 @@ CATALOG: dict[str, Code] = {
 def lookup(code: str) -> Code:
     """Return the catalog entry for ``code``; a KeyError names an unknown code."""
     return CATALOG[code]
+
+
+def catalog_markdown() -> str:
+    """The findings page, ``docs/findings.md``, rendered from the catalog.
+
+    Regenerate the page with ``python -m bulkprep.findings > docs/findings.md``;
+    a test fails when the page and the catalog differ.
+    """
+    scope_title = {Scope.FILE: "File", Scope.ROW: "Row", Scope.CELL: "Cell"}
+    out = [
+        "# Finding codes",
+        "",
+        "Every problem bulkprep finds in the data is a *finding* with a stable kebab-case",
+        "code from this catalog. Codes are never renamed or reused. `error` findings reject",
+        "the row (file-level errors reject every row); `warning` findings keep it. A schema",
+        "can change the severity of a code per column (`severity:`), see",
+        "[the schema format](schema-format.md).",
+        "",
+        "This page is generated from `bulkprep/findings.py`",
+        "(`python -m bulkprep.findings > docs/findings.md`); a test keeps them in step.",
+        "",
+        "| code | level | default severity | title |",
+        "| --- | --- | --- | --- |",
+    ]
+    out += [
+        f"| [`{c.code}`](#{c.code}) | {scope_title[c.scope]} | {c.severity.value} | {c.title} |"
+        for c in CATALOG.values()
+    ]
+    for c in CATALOG.values():
+        out += [
+            "",
+            f"## {c.code}",
+            "",
+            f"**{c.title}** ({scope_title[c.scope].lower()} level, {c.severity.value} by default)",
+            "",
+            c.description,
+            "",
+            f"Example message: {c.example}",
+        ]
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    print(catalog_markdown(), end="")

@@ -46,7 +46,7 @@ class Report:
     clean_rows: int
     rejected_rows: int
     findings_frame: pl.DataFrame
-    clean_lines: pl.Series | None = None
+    clean_index: pl.DataFrame | None = None  # ``line``, ``row`` of each clean-file row
     encoding: str | None = None
     delimiter: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,491 @@
+"""Upload: clean → guard → upload each chunk → wait → reconcile.
+
+Nothing is lost: every row read ends up clean and imported, rejected here (the
+rejects file), or refused by the server (a ``server-rejected`` finding mapped back
+to its source line, and a row appended to the rejects file). The summary states
+``read = rejected locally + imported + refused by the server``.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import polars as pl
+
+from . import api
+from ._exceptions import ConfigError, DuplicateUploadError, WaitInterrupted
+from .client import Client
+from .engine import FINDING_SCHEMA
+from .jobs import JobStatus, file_sha256, wait_for_job
+from .journal import Journal, JournalEntry
+from .outputs import AtomicFile, write_text
+from .reader import LINE_COLUMN, open_csv
+from .report import EXIT_OK, EXIT_PROBLEMS, Report
+from .schema import Schema, load_schema
+
+Event = Callable[..., object]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One file sent as one bulk job: rows ``offset`` … ``offset + rows - 1`` of the clean file."""
+
+    index: int
+    count: int
+    path: Path
+    rows: int
+    offset: int
+    sha256: str = ""
+
+
+@dataclass
+class JobOutcome:
+    chunk: Chunk
+    job_id: str
+    remote_name: str
+    adopted: bool = False
+    final: JobStatus | None = None
+    failed: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def refused(self) -> int:
+        if self.final is None:
+            return 0
+        if not self.final.is_success:
+            return self.chunk.rows
+        return len(self.failed)
+
+    @property
+    def imported(self) -> int:
+        if self.final is None or not self.final.is_success:
+            return 0
+        return self.chunk.rows - len(self.failed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "chunk": self.chunk.index,
+            "file": str(self.chunk.path),
+            "remote_name": self.remote_name,
+            "rows": self.chunk.rows,
+            "status": self.final.status if self.final else None,
+            "imported": self.imported if self.final else None,
+            "refused": self.refused if self.final else None,
+            "adopted": self.adopted,
+        }
+
+
+@dataclass
+class UploadResult:
+    """What happened to every row of one upload."""
+
+    report: Report
+    state: str  # dry-run | refused-invalid | nothing-to-upload | submitted | finished
+    target: str
+    chunks: list[Chunk] = field(default_factory=list)
+    jobs: list[JobOutcome] = field(default_factory=list)
+
+    @property
+    def read(self) -> int:
+        return self.report.rows
+
+    @property
+    def rejected(self) -> int:
+        return self.report.rejected_rows
+
+    @property
+    def imported(self) -> int:
+        return sum(j.imported for j in self.jobs)
+
+    @property
+    def refused(self) -> int:
+        return sum(j.refused for j in self.jobs)
+
+    @property
+    def exit_code(self) -> int:
+        if self.state in ("refused-invalid",):
+            return EXIT_PROBLEMS
+        if self.rejected or self.refused or self.report.errors:
+            return EXIT_PROBLEMS
+        return EXIT_OK
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "target": self.target,
+            "read": self.read,
+            "rejected_locally": self.rejected,
+            "imported": self.imported if self.state == "finished" else None,
+            "refused_by_server": self.refused if self.state == "finished" else None,
+            "jobs": [j.to_dict() for j in self.jobs],
+        }
+
+
+def _emit(on_event: Event | None, kind: str, **data: Any) -> None:
+    if on_event is not None:
+        on_event(kind, **data)
+
+
+def upload(
+    obj: str | Path | Schema,
+    source: str | Path,
+    *,
+    client: Client | None,
+    journal: Journal | None,
+    schemas_dir: str | Path | None = None,
+    output: str | Path | None = None,
+    rejects: str | Path | None = None,
+    report: str | Path | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    skip_invalid: bool = False,
+    dry_run: bool = False,
+    wait: bool = True,
+    chunk_rows: int | None = None,
+    identifier: str | None = None,
+    upsert: bool = False,
+    callback_url: str | None = None,
+    timeout: float = 3600.0,
+    force: bool = False,
+    on_event: Event | None = None,
+    sleep: Callable[[float], object] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    poll_first: float = 0.5,
+    poll_max: float = 10.0,
+) -> UploadResult:
+    """Clean ``source`` and upload its clean rows as one or more bulk jobs.
+
+    Rows rejected by the cleaning stop the upload unless ``skip_invalid``. With
+    ``dry_run`` nothing is sent (``client`` may be None). With ``wait=False`` the
+    jobs are created and journaled, and the result's state is ``submitted``.
+    """
+    schema = obj if isinstance(obj, Schema) else load_schema(obj, schemas_dir=schemas_dir)
+    key = identifier or schema.identifier_column
+    if key is not None and key not in schema.names:
+        raise ConfigError(f"identifier {key!r} is not a column of schema {schema.object!r}")
+    target = client.settings.host if client is not None else "(dry run)"
+    with ExitStack() as stack:
+        path = _readable(source, stack)
+        result_report = api.clean(
+            schema,
+            path,
+            output=output or (api.default_outputs(source)[0] if str(source) == "-" else None),
+            rejects=rejects or (api.default_outputs(source)[1] if str(source) == "-" else None),
+            encoding=encoding,
+            delimiter=delimiter,
+        )
+        result_report.source = "<stdin>" if str(source) == "-" else str(source)
+        _emit(on_event, "cleaned", report=result_report)
+        result = UploadResult(result_report, "nothing-to-upload", target)
+        if result_report.rejected_rows and not skip_invalid:
+            result.state = "refused-invalid"
+            return _finish(result, report)
+        if result_report.clean_rows == 0:
+            return _finish(result, report)
+        clean_path = Path(result_report.outputs["clean"])
+        result.chunks = _split(clean_path, result_report.clean_rows, chunk_rows)
+        if dry_run or client is None:
+            result.state = "dry-run"
+            return _finish(result, report)
+        assert journal is not None
+        result.chunks = _guard(result.chunks, schema.object, client, journal, force)
+        for chunk in result.chunks:
+            _emit(on_event, "uploading", chunk=chunk)
+            job = client.create_bulk_upload(
+                schema.object,
+                chunk.path,
+                identifier_field=key if (upsert or identifier) else None,
+                action="upsert" if upsert else None,
+                callback_url=callback_url,
+                progress=_progress(on_event, chunk),
+                sha256=chunk.sha256,
+            )
+            outcome = JobOutcome(chunk, job.id, job.remote_name, job.adopted)
+            journal.add(
+                JournalEntry(
+                    job_id=job.id,
+                    host=client.settings.host,
+                    hub=client.settings.hub,
+                    object_name=schema.object,
+                    remote_name=job.remote_name,
+                    source=result_report.source,
+                    sha256=chunk.sha256,
+                    rows=chunk.rows,
+                    chunk_index=chunk.index,
+                    chunk_count=chunk.count,
+                    status=job.status,
+                )
+            )
+            result.jobs.append(outcome)
+            _emit(on_event, "created", outcome=outcome)
+        if not wait:
+            result.state = "submitted"
+            return _finish(result, report)
+        for outcome in result.jobs:
+            _wait(
+                client,
+                journal,
+                outcome,
+                timeout,
+                on_event,
+                sleep,
+                clock,
+                poll_first,
+                poll_max,
+                result,
+            )
+        result.state = "finished"
+        _reconcile(result, schema, key, path, encoding, delimiter)
+        return _finish(result, report)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _readable(source: str | Path, stack: ExitStack) -> Path:
+    """A path that can be read twice: standard input is spooled to a temporary file."""
+    if str(source) != "-":
+        return Path(source)
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bulkprep-")))
+    path = folder / "stdin.csv"
+    with path.open("wb") as out:
+        shutil.copyfileobj(sys.stdin.buffer, out)
+    return path
+
+
+def _split(clean: Path, rows: int, chunk_rows: int | None) -> list[Chunk]:
+    """The clean file as one chunk, or cut into files of at most ``chunk_rows`` rows."""
+    if not chunk_rows or rows <= chunk_rows:
+        return [Chunk(1, 1, clean, rows, 0)]
+    count = -(-rows // chunk_rows)
+    stem = clean.name[: -len(".csv")] if clean.name.endswith(".csv") else clean.name
+    chunks = []
+    with clean.open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        for index in range(1, count + 1):
+            path = clean.with_name(f"{stem}.part{index}of{count}.csv")
+            written = 0
+            with AtomicFile(path) as out, _text(out.handle) as text:
+                writer = csv.writer(text, lineterminator="\n")
+                writer.writerow(header)
+                for record in reader:
+                    writer.writerow(record)
+                    written += 1
+                    if written == chunk_rows:
+                        break
+            chunks.append(Chunk(index, count, path, written, (index - 1) * chunk_rows))
+    return chunks
+
+
+class _text:
+    """A text view of a binary handle that is flushed, not closed, at the end."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        import io
+
+        self._wrapper = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+
+    def __enter__(self) -> IO[str]:
+        return self._wrapper
+
+    def __exit__(self, *exc: object) -> None:
+        self._wrapper.flush()
+        self._wrapper.detach()
+
+
+def _guard(
+    chunks: list[Chunk], object_name: str, client: Client, journal: Journal, force: bool
+) -> list[Chunk]:
+    """Hash every chunk and refuse bytes already uploaded to the same target."""
+    hashed = []
+    for chunk in chunks:
+        digest = file_sha256(chunk.path)
+        earlier = journal.find_duplicate(
+            digest, object_name, client.settings.host, client.settings.hub
+        )
+        if earlier is not None and not force:
+            raise DuplicateUploadError(
+                f"{chunk.path} was already uploaded to {object_name} on {earlier.host} as job "
+                f"{earlier.job_id} ({earlier.status}, {earlier.created}); check it with "
+                f"`bulkprep status {earlier.job_id}`, or pass --force to upload it again"
+            )
+        hashed.append(Chunk(chunk.index, chunk.count, chunk.path, chunk.rows, chunk.offset, digest))
+    return hashed
+
+
+def _progress(on_event: Event | None, chunk: Chunk) -> Callable[[int, int], object] | None:
+    if on_event is None:
+        return None
+
+    def report(sent: int, total: int) -> None:
+        on_event("progress", chunk=chunk, sent=sent, total=total)
+
+    return report
+
+
+def _wait(
+    client: Client,
+    journal: Journal,
+    outcome: JobOutcome,
+    timeout: float,
+    on_event: Event | None,
+    sleep: Callable[[float], object],
+    clock: Callable[[], float],
+    first: float,
+    cap: float,
+    result: UploadResult,
+) -> None:
+    def changed(status: JobStatus, previous: JobStatus | None) -> None:
+        _emit(on_event, "status", outcome=outcome, status=status, previous=previous)
+
+    try:
+        final = wait_for_job(
+            client,
+            outcome.job_id,
+            timeout=timeout,
+            on_change=changed,
+            sleep=sleep,
+            clock=clock,
+            first_interval=first,
+            max_interval=max(cap, first),
+        )
+    except KeyboardInterrupt:
+        pending = [j.job_id for j in result.jobs if j.final is None]
+        waits = "; ".join(f"bulkprep wait {j}" for j in pending)
+        raise WaitInterrupted(
+            f"stopped waiting; job{'s' if len(pending) > 1 else ''} {', '.join(pending)} "
+            f"keep{'' if len(pending) > 1 else 's'} running on the server. Resume with: {waits}",
+            pending,
+        ) from None
+    outcome.final = final
+    if final.is_success:
+        outcome.failed = list(client.iter_job_errors(outcome.job_id))
+    journal.update(
+        outcome.job_id,
+        client.settings.host,
+        status=final.status,
+        records_count=final.records_count,
+        records_failed_count=final.records_failed_count,
+    )
+    _emit(on_event, "finished", outcome=outcome)
+
+
+def _reconcile(
+    result: UploadResult,
+    schema: Schema,
+    key: str | None,
+    source: Path,
+    encoding: str | None,
+    delimiter: str | None,
+) -> None:
+    """Map the server's failed records back to source lines; add findings and rejects."""
+    report = result.report
+    index = report.clean_index
+    assert index is not None
+    rows: list[dict[str, Any]] = []
+    for outcome in result.jobs:
+        chunk = outcome.chunk
+        if outcome.final is not None and not outcome.final.is_success:
+            first, last = index.row(chunk.offset), index.row(chunk.offset + chunk.rows - 1)
+            rows.append(
+                {
+                    "line": None,
+                    "row": None,
+                    "column": None,
+                    "value": None,
+                    "code": "server-rejected",
+                    "severity": "error",
+                    "message": f"job {outcome.job_id} ended {outcome.final.status}: none of the "
+                    f"{chunk.rows} rows of {chunk.path} (lines {first[0]}–{last[0]}) were imported",
+                }
+            )
+            continue
+        positions = _positions(chunk, outcome.failed, key)
+        for failure, position in zip(outcome.failed, positions, strict=True):
+            record = failure.get("record") if isinstance(failure.get("record"), dict) else {}
+            reason = str(failure.get("error") or failure.get("message") or "no reason given")
+            line = row = None
+            if position is not None and 0 <= position < chunk.rows:
+                line, row = index.row(chunk.offset + position)
+            rows.append(
+                {
+                    "line": line,
+                    "row": row,
+                    "column": key,
+                    "value": None if key is None else record.get(key),
+                    "code": "server-rejected",
+                    "severity": "error",
+                    "message": f"the server refused the record (job {outcome.job_id}): {reason}",
+                }
+            )
+    if not rows:
+        return
+    found = pl.DataFrame(rows, schema=FINDING_SCHEMA)
+    report.findings_frame = pl.concat([report.findings_frame, found]).sort(
+        "row", nulls_last=False, maintain_order=True
+    )
+    _append_rejects(report, found.filter(pl.col("line").is_not_null()), source, encoding, delimiter)
+
+
+def _positions(chunk: Chunk, failed: list[dict[str, Any]], key: str | None) -> list[int | None]:
+    """0-based positions in the chunk of each failed record: by identifier, else number."""
+    lookup: dict[str, int] = {}
+    if key is not None and failed:
+        values = pl.read_csv(chunk.path, columns=[key], infer_schema=False)[key]
+        for position, value in enumerate(values.to_list()):
+            if value is not None:
+                lookup.setdefault(value, position)
+    out: list[int | None] = []
+    for failure in failed:
+        record = failure.get("record") if isinstance(failure.get("record"), dict) else {}
+        value = record.get(key) if key else None
+        if isinstance(value, str) and value in lookup:
+            out.append(lookup[value])
+            continue
+        number = failure.get("recordNumber")
+        out.append(int(number) - 1 if isinstance(number, int) and number > 0 else None)
+    return out
+
+
+def _append_rejects(
+    report: Report, found: pl.DataFrame, source: Path, encoding: str | None, delimiter: str | None
+) -> None:
+    """Append the raw cells of server-refused rows to the rejects file, atomically."""
+    if not found.height or "rejects" not in report.outputs:
+        return
+    reasons = dict(
+        found.group_by("line", maintain_order=True)
+        .agg(pl.format("{}: {}", pl.col("code"), pl.col("message")).str.join("; "))
+        .iter_rows()
+    )
+    raw = open_csv(source, encoding=encoding, delimiter=delimiter)
+    names = list(pl.read_csv(report.outputs["rejects"], n_rows=0, infer_schema=False).columns)
+    cells = names[: len(raw.header)]
+    picked = [
+        batch.frame.filter(pl.col(LINE_COLUMN).is_in(list(reasons))) for batch in raw.batches()
+    ]
+    extra = pl.concat(picked).select(
+        *[pl.col(f"c{i}").alias(n) for i, n in enumerate(cells)],
+        pl.col(LINE_COLUMN),
+        pl.col(LINE_COLUMN).replace_strict(reasons, return_dtype=pl.String).alias("_errors"),
+    )
+    path = Path(report.outputs["rejects"])
+    with AtomicFile(path) as out, path.open("rb") as old:
+        shutil.copyfileobj(old, out.handle)
+        extra.write_csv(out.handle, include_header=False)
+
+
+def _finish(result: UploadResult, report_path: str | Path | None) -> UploadResult:
+    result.report.extra["upload"] = result.summary()
+    if report_path is not None:
+        result.report.outputs["report"] = str(report_path)
+        write_text(report_path, result.report.to_json() + "\n")
+    return result
