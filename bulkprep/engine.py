@@ -19,6 +19,7 @@ from .findings import CATALOG, Finding
 from .normalize import INDEX, normalize, ok_col
 from .reader import LINE_COLUMN, CsvSource, RawBatch
 from .schema import Schema, fold_header
+from .unique import SeenValues
 
 ROW = "_row"
 FINDING_SCHEMA = {
@@ -124,46 +125,6 @@ class BatchResult:
     clean_index: pl.DataFrame  # line and row of each clean row, in clean-file order
     rejects: pl.DataFrame  # raw cells, _line, _errors
     findings: pl.DataFrame  # FINDING_SCHEMA
-
-
-class SeenValues:
-    """Keep-first uniqueness across batches, as a compact set of 128-bit value hashes."""
-
-    def __init__(self) -> None:
-        self._seen = pl.DataFrame(schema={"h1": pl.UInt64, "h2": pl.UInt64, "first": pl.Int64})
-        self._parts: list[pl.DataFrame] = []
-
-    def first_lines(self, values: pl.Series, lines: pl.Series, eligible: pl.Series) -> pl.Series:
-        """Per row: the line of an earlier occurrence of its value, or null."""
-        frame = pl.DataFrame({"v": values, "line": lines, "ok": eligible}).with_columns(
-            pl.col("v").hash(seed=0x9E3779B9).alias("h1"),
-            pl.col("v").hash(seed=0x85EBCA6B).alias("h2"),
-        )
-        keyed = frame.with_columns(
-            (pl.col("ok") & pl.col("v").is_not_null()).alias("ok")
-        ).with_columns(
-            pl.when(pl.col("ok")).then(pl.col("line")).min().over("h1", "h2", "ok").alias("bf")
-        )
-        if self._parts:
-            self._seen = pl.concat([self._seen, *self._parts], rechunk=True)
-            self._parts = []
-        joined = keyed.join(self._seen, on=["h1", "h2"], how="left", maintain_order="left")
-        dup = (
-            pl.when(~pl.col("ok"))
-            .then(None)
-            .when(pl.col("first").is_not_null())
-            .then(pl.col("first"))
-            .when(pl.col("bf") != pl.col("line"))
-            .then(pl.col("bf"))
-            .otherwise(None)
-        )
-        joined = joined.with_columns(dup.alias("dup"))
-        new = joined.filter(
-            pl.col("ok") & pl.col("first").is_null() & (pl.col("bf") == pl.col("line"))
-        ).select("h1", "h2", pl.col("line").alias("first"))
-        if new.height:
-            self._parts.append(new)
-        return joined["dup"]
 
 
 class Engine:

@@ -16,13 +16,17 @@ is accepted with a ``phone-repaired`` warning that says what was wrong.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 import polars as pl
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
 FAST_REGIONS = ("US", "CA")
-FAST_PHONE = r"^(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\)|[2-9][0-9]{2})[ .-]?[0-9]{3}[ .-]?[0-9]{4}$"
+FAST_PHONE = (
+    r"^(?:\+?1[ .-]?)?(?:\(([2-9][0-9]{2})\)|([2-9][0-9]{2}))[ .-]?([0-9]{3})[ .-]?([0-9]{4})"
+    r"(?: ?(?:[xX]|[eE][xX][tT]\.?|[eE]xtension) ?([0-9]{1,6}))?$"
+)
 _EXTENSION = re.compile(r"\s*(?:[xX#]|[eE][xX][tT](?:ension)?\.?)\s*\d{1,10}\s*$")
 _WELL_FORMED_CHARS = re.compile(r"^\+?[0-9 ().\-/]+$")
 _REASONS = {
@@ -36,8 +40,16 @@ _REASONS = {
 
 def fast_phone(value: pl.Expr, region: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """(mask, e164) for values the fast path decides; e164 is meaningful where mask holds."""
-    mask = region.is_in(FAST_REGIONS) & value.str.contains(FAST_PHONE)
-    e164 = pl.lit("+1") + value.str.replace_all(r"[^0-9]", "").str.slice(-10)
+    parts = value.str.extract_groups(FAST_PHONE)
+    field = parts.struct.field
+    mask = region.is_in(FAST_REGIONS) & field("3").is_not_null()
+    e164 = pl.concat_str(
+        pl.lit("+1"),
+        pl.coalesce(field("1"), field("2")),
+        field("3"),
+        field("4"),
+        pl.when(field("5").is_not_null()).then(pl.lit(";ext=") + field("5")).otherwise(pl.lit("")),
+    )
     return mask, e164
 
 
@@ -64,26 +76,28 @@ def check_phones(values: list[str], regions: list[str], *, strict: bool) -> pl.D
     Returns ``value``, ``region``, ``e164`` (null when invalid), ``reason`` (why it is
     invalid) and ``repair`` (why a valid number needed repairing).
     """
-    e164s: list[str | None] = []
-    reasons: list[str | None] = []
-    repairs: list[str | None] = []
-    for value, region in zip(values, regions, strict=True):
-        number, reason = _parse(value, region, strict)
-        if number is None:
-            e164s.append(None)
-            reasons.append(reason)
-            repairs.append(None)
-            continue
-        text = phonenumbers.format_number(number, PhoneNumberFormat.E164)
-        if number.extension:
-            text += f";ext={number.extension}"
-        e164s.append(text)
-        reasons.append(None)
-        repairs.append(malformation(value))
+    results = [
+        check_phone(value, region, strict) for value, region in zip(values, regions, strict=True)
+    ]
+    e164s = [r[0] for r in results]
+    reasons = [r[1] for r in results]
+    repairs = [r[2] for r in results]
     return pl.DataFrame(
         {"value": values, "region": regions, "e164": e164s, "reason": reasons, "repair": repairs},
         schema=dict.fromkeys(("value", "region", "e164", "reason", "repair"), pl.String),
     )
+
+
+@lru_cache(maxsize=1 << 17)
+def check_phone(value: str, region: str, strict: bool) -> tuple[str | None, str | None, str | None]:
+    """(e164, reason, repair) for one value; remembered, since exports repeat numbers."""
+    number, reason = _parse(value, region, strict)
+    if number is None:
+        return None, reason, None
+    text = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    if number.extension:
+        text += f";ext={number.extension}"
+    return text, None, malformation(value)
 
 
 def _parse(
