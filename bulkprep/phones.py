@@ -25,9 +25,9 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResu
 FAST_REGIONS = ("US", "CA")
 FAST_PHONE = (
     r"^(?:\+?1[ .-]?)?(?:\(([2-9][0-9]{2})\)|([2-9][0-9]{2}))[ .-]?([0-9]{3})[ .-]?([0-9]{4})"
-    r"(?: ?(?:[xX]|[eE][xX][tT]\.?|[eE]xtension) ?([0-9]{1,6}))?$"
+    r"(?:(?: ?(?:[xX]|[eE][xX][tT]\.?|[eE]xtension) ?|;ext=)([0-9]{1,6}))?$"
 )
-_EXTENSION = re.compile(r"\s*(?:[xX#]|[eE][xX][tT](?:ension)?\.?)\s*\d{1,10}\s*$")
+_EXTENSION = re.compile(r"\s*(?:[xX#]|[eE][xX][tT](?:ension)?\.?|;ext=)\s*\d{1,10}\s*$")
 _WELL_FORMED_CHARS = re.compile(r"^\+?[0-9 ().\-/]+$")
 _REASONS = {
     ValidationResult.TOO_SHORT: "too short",
@@ -53,9 +53,16 @@ def fast_phone(value: pl.Expr, region: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return mask, e164
 
 
-def malformation(value: str) -> str | None:
-    """Why ``value`` is not a cleanly written phone number, or None if it is."""
-    text = _EXTENSION.sub("", value)
+def malformation(value: str, extension: str | None = None) -> str | None:
+    """Why ``value`` is not a cleanly written phone number, or None if it is.
+
+    A trailing extension (`` x12``, `` ext. 12``, ``;ext=12``) is set aside only when
+    the library read that same ``extension``; otherwise its letters count.
+    """
+    text = value
+    match = _EXTENSION.search(value)
+    if extension and match and re.sub(r"\D", "", match.group()) == extension:
+        text = value[: match.start()]
     if any(c.isalpha() for c in text):
         return "letters read as digits"
     if text.count("(") != text.count(")") or text.count("(") > 1:
@@ -97,7 +104,7 @@ def check_phone(value: str, region: str, strict: bool) -> tuple[str | None, str 
     text = phonenumbers.format_number(number, PhoneNumberFormat.E164)
     if number.extension:
         text += f";ext={number.extension}"
-    return text, None, malformation(value)
+    return text, None, malformation(value, number.extension)
 
 
 def _parse(

@@ -113,13 +113,22 @@ class CsvSource:
     # -- decoding -----------------------------------------------------------
 
     def _utf8_blocks(self, first: bytes) -> Iterator[bytes]:
-        """Yield the input as UTF-8 bytes (transcoding when the encoding is another)."""
-        if self.encoding in ("utf-8", "utf-8-sig"):
-            # Old Mac files end lines with CR alone: read them as LF.
-            cr_only = b"\n" not in first and b"\r" in first
-            yield first.replace(b"\r", b"\n") if cr_only else first
+        """Yield the input as UTF-8 bytes (transcoding when the encoding is another).
+
+        Old Mac files end lines with CR alone: when the first block has CRs and no LF,
+        every CR is read as LF.
+        """
+        cr_only: bool | None = None
+        for block in self._decoded_blocks(first):
+            if cr_only is None:
+                cr_only = b"\n" not in block and b"\r" in block
+            yield block.replace(b"\r", b"\n") if cr_only else block
+
+    def _decoded_blocks(self, first: bytes) -> Iterator[bytes]:
+        if self.encoding == "utf-8":
+            yield first
             while block := self._stream.read(self._batch_bytes):
-                yield block.replace(b"\r", b"\n") if cr_only else block
+                yield block
             return
         decoder = codecs.getincrementaldecoder(self.encoding)(errors="strict")
         lines_before = 1
@@ -170,6 +179,11 @@ class CsvSource:
                 return data[:cut], data[cut:]
             more = self._more()
             if not more:
+                if _ends_in_quote([data.decode("utf-8", "replace")], None):
+                    raise InputError(
+                        f"{self.name} line {self.line}: a quoted name in the header is never "
+                        "closed, so the whole file would be read as the header; fix its quotes"
+                    )
                 return data, b""
             data += more
 
@@ -190,6 +204,7 @@ class CsvSource:
         width = len(self.header)
         buffer, self._pending = self._pending, b""
         eof = False
+        floor = 0  # after a carried record, cut only past its start
         while True:
             while not eof and len(buffer) < self._batch_bytes:
                 more = self._more()
@@ -197,13 +212,14 @@ class CsvSource:
                 buffer += more
             if not buffer:
                 return
-            cut = len(buffer) if eof else _record_boundary(buffer)
+            cut = len(buffer) if eof else _record_boundary(buffer, floor)
             if cut is None:  # one record larger than a block: read on
                 more = self._more()
                 eof = not more
                 buffer += more
                 continue
             chunk, buffer = buffer[:cut], buffer[cut:]
+            floor = 0
             batch = _parse_fast(chunk, width, self.delimiter, self.line)
             carry = b""
             if batch is None:
@@ -216,6 +232,7 @@ class CsvSource:
                 more = self._more()
                 eof = not more
                 buffer = carry + buffer + more
+                floor = len(carry)
 
     def _parse_slow(self, chunk: bytes, width: int, *, final: bool) -> tuple[RawBatch, bytes]:
         """Parse with the csv module; return the batch and the bytes of an unfinished record."""
@@ -235,11 +252,11 @@ class CsvSource:
             restart = None
             for record in reader:
                 first, consumed = consumed, reader.line_num
-                if not record or (
-                    consumed == first + 1 and len(record) == 1 and not record[0].strip()
-                ):
+                if consumed == first + 1 and not lines[start + first].strip():
                     continue  # blank line
-                if consumed == len(lines) - start and _ends_in_quote(lines[start + first :]):
+                if consumed == len(lines) - start and _ends_in_quote(
+                    lines[start + first :], self.delimiter
+                ):
                     if not final:
                         carry = "".join(lines[start + first :]).encode("utf-8")
                         return _slow_batch(rows, line_numbers, issues, width), carry
@@ -324,11 +341,15 @@ def _detect_encoding(name: str, first: bytes, encoding: str | None) -> tuple[str
         except LookupError as exc:
             raise InputError(f"unknown encoding {encoding!r} (try utf-8, cp1252, utf-16)") from exc
         enc = info.name
-        if enc == "utf-8" and first.startswith(codecs.BOM_UTF8):
-            first = first[len(codecs.BOM_UTF8) :]
+        if enc in ("utf-8", "utf-8-sig"):
+            if first.startswith(codecs.BOM_UTF8):
+                first = first[len(codecs.BOM_UTF8) :]
+            return "utf-8", first
         return enc, first
     if first.startswith(codecs.BOM_UTF8):
         return "utf-8", first[len(codecs.BOM_UTF8) :]
+    if first.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32", first
     if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", first
     if first.startswith(b"PK\x03\x04"):
@@ -370,29 +391,38 @@ def _first_boundary(data: bytes) -> int | None:
     return None
 
 
-def _record_boundary(data: bytes) -> int | None:
-    """Offset just past the last newline that ends a record.
+def _record_boundary(data: bytes, floor: int = 0) -> int | None:
+    """Offset just past the newline at which to cut ``data``, after ``floor``; None if none.
 
-    A newline ends a record when the number of quote characters before it is even.
+    The last newline with an even number of quote characters before it (where a record
+    most likely ends) is preferred, else the last newline. A cut inside a quoted field
+    is safe, only slower: the block then fails the fast path, and the exact parser
+    carries the unfinished record over to the next block.
     """
-    pos = data.rfind(b"\n")
-    if pos < 0:
+    last = data.rfind(b"\n", floor)
+    if last < 0:
         return None
+    pos = last
     quotes_after = data.count(b'"', pos)
     total = data.count(b'"')
-    while pos >= 0:
+    while pos >= floor:
         if (total - quotes_after) % 2 == 0:
             return pos + 1
-        prev = data.rfind(b"\n", 0, pos)
+        prev = data.rfind(b"\n", floor, pos)
         if prev < 0:
-            return None
+            break
         quotes_after += data.count(b'"', prev, pos)
         pos = prev
-    return None
+    return last + 1
 
 
 def _count_lines(chunk: bytes) -> int:
-    return chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+    """Physical lines in ``chunk``: ends are LF, CRLF or a lone CR (as the csv module reads)."""
+    if not chunk:
+        return 0
+    lone_cr = chunk.count(b"\r") - chunk.count(b"\r\n")
+    ended = chunk.endswith((b"\n", b"\r"))
+    return chunk.count(b"\n") + lone_cr + (0 if ended else 1)
 
 
 def _sniff(sample: bytes) -> str:
@@ -432,6 +462,8 @@ def _parse_header(name: str, header: bytes, delimiter: str, line: int) -> list[s
 
 def _parse_fast(chunk: bytes, width: int, delimiter: str, line: int) -> RawBatch | None:
     """Parse a block with polars; ``None`` when the parse cannot be proven exact."""
+    if chunk.count(b"\r") != chunk.count(b"\r\n"):
+        return None  # a lone CR ends a line for the csv module, not for polars
     names = cell_columns(width)
     try:
         frame = pl.read_csv(
@@ -460,7 +492,7 @@ def _parse_fast(chunk: bytes, width: int, delimiter: str, line: int) -> RawBatch
         return None
     if chunk.count(delimiter.encode()) != rows * (width - 1) + counts["d"].sum():
         return None
-    if width == 1 and (frame["c0"] == "").any():
+    if width == 1 and (frame["c0"].str.strip_chars() == "").any():
         return None  # a blank line and an empty value look alike: let the exact parser decide
     nl = counts["nl"].cast(pl.Int64)
     lines = pl.int_range(0, rows, eager=True, dtype=pl.Int64) + nl.cum_sum() - nl + line
@@ -482,14 +514,36 @@ def _slow_batch(
     return RawBatch(frame, issues)
 
 
-def _ends_in_quote(lines: list[str]) -> bool:
-    """True when the record made of ``lines`` is still inside a quoted field at its end."""
+def _ends_in_quote(lines: list[str], delimiter: str | None) -> bool:
+    """True when the record made of ``lines`` is still inside a quoted field at its end.
+
+    A quote opens a quoted field only at the start of a field (as the csv module reads
+    it); elsewhere it is a literal character. ``delimiter=None`` treats every quote as
+    structural (for a header, where the delimiter is not known yet).
+    """
     inside = False
+    at_start = True
+    pending_quote = False  # inside a quoted field, the previous character was a quote
     for line in lines:
         for ch in line:
-            if ch == '"':
-                inside = not inside
-    return inside
+            if inside:
+                if pending_quote:
+                    pending_quote = False
+                    if ch == '"':
+                        continue  # a doubled quote
+                    inside = False  # the quote closed the field; read ch outside
+                elif ch == '"':
+                    pending_quote = True
+                    continue
+                else:
+                    continue
+            if ch == '"' and (at_start or delimiter is None):
+                inside, at_start = True, False
+            elif ch == delimiter or ch in "\r\n":
+                at_start = True
+            else:
+                at_start = False
+    return inside and not pending_quote
 
 
 def _cells_of_line(line: str, delimiter: str) -> list[str]:
