@@ -104,11 +104,13 @@ def normalize(
         text = raw
         if col.trim:
             text = text.str.strip_chars(TRIM_CHARS)
+            trimmed = f"{col.name}§trimmed"
+            pre.append((text.str.len_bytes() != raw.str.len_bytes()).alias(trimmed))
             repairs.append(
                 Repair(
                     col.name,
                     "whitespace-trimmed",
-                    (text != raw) & (text != ""),
+                    pl.col(trimmed) & pl.col(_pre(col.name)).is_not_null(),
                     pl.lit("white space around the value was removed"),
                 )
             )
