@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import OUT_DIR, REPO_ROOT, dataset, machine_info, machine_line, measure  # noqa: E402
+from _measure import OUT_DIR, REPO_ROOT, dataset, machine_info, machine_line, measure
 
 CLIENT_CODE = """
 import sys, time
@@ -97,9 +97,10 @@ def client_memory(megabytes: int) -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
+    note = f", {run.note}" if run.note else ""
     print(
         f"client upload of {size_mb:,.0f} MB: {run.wall_s:.1f} s wall, "
-        f"peak RSS {run.peak_rss_mb:.0f} MB (exit {run.returncode}{', ' + run.note if run.note else ''})"
+        f"peak RSS {run.peak_rss_mb:.0f} MB (exit {run.returncode}{note})"
     )
 
 
