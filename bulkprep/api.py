@@ -20,6 +20,7 @@ from .report import Report
 from .schema import Schema, load_schema
 
 Source = str | Path | IO[bytes]
+CATEGORICAL = ["column", "code", "severity", "message"]
 
 
 def _schema(obj: str | Path | Schema, schemas_dir: str | Path | None) -> Schema:
@@ -113,14 +114,14 @@ def _run(
     if outputs is not None:
         clean_sink = CsvSink(outputs[0], schema.names)
         rejects_sink = CsvSink(outputs[1], [*engine.raw_names, LINE_COLUMN, "_errors"])
-    findings = [_file_findings(engine.headers.findings)]
+    findings = [_compact(_file_findings(engine.headers.findings))]
     clean_index: list[pl.DataFrame] = []
     rows = clean_rows = 0
     try:
         for batch in engine.batches():
             rows += batch.rows
             clean_rows += batch.clean.height
-            findings.append(batch.findings)
+            findings.append(_compact(batch.findings))
             if clean_sink is not None and rejects_sink is not None:
                 clean_sink.write(batch.clean)
                 rejects_sink.write(batch.rejects)
@@ -149,6 +150,12 @@ def _run(
     if outputs is not None:
         report.outputs.update(clean=str(outputs[0]), rejects=str(outputs[1]))
     return report
+
+
+def _compact(findings: pl.DataFrame) -> pl.DataFrame:
+    """Findings kept for the report: repeated texts (codes, columns, the constant
+    messages of repairs) stored once, as categoricals, so millions of findings fit."""
+    return findings.with_columns(pl.col(CATEGORICAL).cast(pl.Categorical))
 
 
 def _file_findings(findings: list[Finding]) -> pl.DataFrame:

@@ -116,6 +116,14 @@ class _UploadView:
         adopted = " (found again after a lost answer)" if outcome.adopted else ""
         click.echo(f"job {outcome.job_id} created{adopted}", err=True)
 
+    def on_reused(self, outcome: Any) -> None:
+        chunk = outcome.chunk
+        click.echo(
+            f"{chunk.path} (part {chunk.index} of {chunk.count}) was already sent as job "
+            f"{outcome.job_id}; not sending it again",
+            err=True,
+        )
+
     def on_status(self, outcome: Any, status: Any, previous: Any) -> None:
         counts = ""
         if status.records_count is not None:
@@ -406,17 +414,18 @@ def schema_pull(
     sandbox: bool,
 ) -> None:
     """Write a draft schema YAML for OBJECT from the target's metadata."""
+    from ._exceptions import OutputError
     from .outputs import write_text
     from .pull import draft_schema
 
+    if output is not None and Path(output).exists() and not force:
+        raise OutputError(f"{output} exists; pass --force to overwrite it")
     with _connection(profile=profile, base_url=base_url, hub=hub, sandbox=sandbox) as (client, _):
         metadata = client.object_metadata(object_name)
         text = draft_schema(object_name, metadata, source=client.settings.host)
     if output is None:
         click.echo(text, nl=False)
         return
-    if Path(output).exists() and not force:
-        raise click.ClickException(f"{output} exists; pass --force to overwrite it")
     write_text(output, text)
     click.echo(f"wrote {output}; check it with: bulkprep schema check {output}", err=True)
 

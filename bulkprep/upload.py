@@ -197,8 +197,14 @@ def upload(
             result.state = "dry-run"
             return _finish(result, report)
         assert journal is not None
-        result.chunks = _guard(result.chunks, schema.object, client, journal, force)
+        result.chunks, earlier = _guard(result.chunks, schema.object, client, journal, force)
         for chunk in result.chunks:
+            if chunk.index in earlier:
+                entry = earlier[chunk.index]
+                outcome = JobOutcome(chunk, entry.job_id, entry.remote_name, adopted=True)
+                result.jobs.append(outcome)
+                _emit(on_event, "reused", outcome=outcome)
+                continue
             _emit(on_event, "uploading", chunk=chunk)
             job = client.create_bulk_upload(
                 schema.object,
@@ -303,22 +309,33 @@ class _text:
 
 def _guard(
     chunks: list[Chunk], object_name: str, client: Client, journal: Journal, force: bool
-) -> list[Chunk]:
-    """Hash every chunk and refuse bytes already uploaded to the same target."""
-    hashed = []
+) -> tuple[list[Chunk], dict[int, JournalEntry]]:
+    """Hash every chunk; find the chunks already uploaded to the same target.
+
+    When every chunk was uploaded before (a job that completed or may still be
+    running), the upload is refused unless ``force``. When only some were, as after
+    an interrupted chunked upload, their earlier jobs are reused and only the rest is
+    sent. Returns the hashed chunks and the earlier entry of each reused chunk.
+    """
+    hashed: list[Chunk] = []
+    earlier: dict[int, JournalEntry] = {}
     for chunk in chunks:
         digest = file_sha256(chunk.path)
-        earlier = journal.find_duplicate(
+        hashed.append(Chunk(chunk.index, chunk.count, chunk.path, chunk.rows, chunk.offset, digest))
+        entry = journal.find_duplicate(
             digest, object_name, client.settings.host, client.settings.hub
         )
-        if earlier is not None and not force:
-            raise DuplicateUploadError(
-                f"{chunk.path} was already uploaded to {object_name} on {earlier.host} as job "
-                f"{earlier.job_id} ({earlier.status}, {earlier.created}); check it with "
-                f"`bulkprep status {earlier.job_id}`, or pass --force to upload it again"
-            )
-        hashed.append(Chunk(chunk.index, chunk.count, chunk.path, chunk.rows, chunk.offset, digest))
-    return hashed
+        if entry is not None and not force:
+            earlier[chunk.index] = entry
+    if earlier and len(earlier) == len(hashed):
+        first = earlier[hashed[0].index]
+        what = hashed[0].path if len(hashed) == 1 else f"all {len(hashed)} parts of this file"
+        raise DuplicateUploadError(
+            f"{what} {'was' if len(hashed) == 1 else 'were'} already uploaded to {object_name} "
+            f"on {first.host} (job {first.job_id}, {first.status}, {first.created}); check it "
+            f"with `bulkprep status {first.job_id}`, or pass --force to upload again"
+        )
+    return hashed, earlier
 
 
 def _progress(on_event: Event | None, chunk: Chunk) -> Callable[[int, int], object] | None:
@@ -429,9 +446,9 @@ def _reconcile(
     if not rows:
         return
     found = pl.DataFrame(rows, schema=FINDING_SCHEMA)
-    report.findings_frame = pl.concat([report.findings_frame, found]).sort(
-        "row", nulls_last=False, maintain_order=True
-    )
+    report.findings_frame = pl.concat(
+        [report.findings_frame, found.cast(report.findings_frame.schema)]  # type: ignore[arg-type]
+    ).sort("row", nulls_last=False, maintain_order=True)
     _append_rejects(report, found.filter(pl.col("line").is_not_null()), source, encoding, delimiter)
 
 
