@@ -73,13 +73,16 @@ def clean(
     encoding: str | None = None,
     delimiter: str | None = None,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
+    keep_index: bool = False,
 ) -> Report:
     """Check and repair ``source``; write the clean file, the rejects file and a report.
 
     The clean file holds the schema's columns in schema order with canonical values;
     the rejects file holds the raw cells of each rejected row plus ``_line`` and
     ``_errors``. Outputs default to ``NAME.clean.csv`` / ``NAME.rejects.csv`` beside
-    the input; the report JSON is written only when ``report`` is given.
+    the input; the report JSON is written only when ``report`` is given. With
+    ``keep_index`` the report's ``clean_index`` maps each clean-file row to its source
+    line and row (the uploader uses it to place the server's refusals).
     """
     default_clean, default_rejects = default_outputs(source)
     output = Path(output) if output else default_clean
@@ -92,6 +95,7 @@ def clean(
         delimiter=delimiter,
         batch_bytes=batch_bytes,
         outputs=(output, rejects),
+        keep_index=keep_index,
     )
     if report is not None:
         result.outputs["report"] = str(report)
@@ -107,6 +111,7 @@ def _run(
     delimiter: str | None,
     batch_bytes: int,
     outputs: tuple[Path, Path] | None,
+    keep_index: bool = False,
 ) -> Report:
     csv_source = open_csv(source, encoding=encoding, delimiter=delimiter, batch_bytes=batch_bytes)
     engine = Engine(schema, csv_source)
@@ -125,7 +130,8 @@ def _run(
             if clean_sink is not None and rejects_sink is not None:
                 clean_sink.write(batch.clean)
                 rejects_sink.write(batch.rejects)
-                clean_index.append(batch.clean_index)
+                if keep_index:
+                    clean_index.append(batch.clean_index)
         if clean_sink is not None and rejects_sink is not None:
             clean_sink.commit()
             rejects_sink.commit()

@@ -291,7 +291,10 @@ class Engine:
         return BatchResult(
             rows=frame.height,
             clean=clean.select(self.schema.names),
-            clean_index=clean.select(pl.col(LINE_COLUMN).alias("line"), pl.col(ROW).alias("row")),
+            clean_index=clean.select(
+                pl.col(LINE_COLUMN).cast(pl.UInt32).alias("line"),
+                pl.col(ROW).cast(pl.UInt32).alias("row"),
+            ),
             rejects=rejects,
             findings=findings,
         )
@@ -305,7 +308,7 @@ class Engine:
         return BatchResult(
             rows=frame.height,
             clean=pl.DataFrame(schema=dict.fromkeys(self.schema.names, pl.String)),
-            clean_index=pl.DataFrame(schema={"line": pl.Int64, "row": pl.Int64}),
+            clean_index=pl.DataFrame(schema={"line": pl.UInt32, "row": pl.UInt32}),
             rejects=rejects,
             findings=pl.DataFrame(schema=FINDING_SCHEMA),
         )

@@ -182,6 +182,7 @@ def upload(
             rejects=rejects or (api.default_outputs(source)[1] if str(source) == "-" else None),
             encoding=encoding,
             delimiter=delimiter,
+            keep_index=True,
         )
         result_report.source = "<stdin>" if str(source) == "-" else str(source)
         _emit(on_event, "cleaned", report=result_report)
