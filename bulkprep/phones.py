@@ -71,6 +71,9 @@ def malformation(value: str, extension: str | None = None) -> str | None:
         return "unbalanced parenthesis"
     if "+" in text[1:]:
         return "misplaced '+'"
+    wide = sorted({c for c in text if c.isdigit() and not c.isascii()})
+    if wide:
+        return f"digits that are not ASCII ({', '.join(map(repr, wide[:3]))})"
     if not _WELL_FORMED_CHARS.match(text):
         stray = sorted({c for c in text if not (c.isdigit() or c in " ().-/+")})
         return "stray character" + ("s " if len(stray) > 1 else " ") + ", ".join(map(repr, stray))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import re
 import sys
 from collections.abc import Iterator
@@ -107,7 +108,7 @@ class CsvSource:
         if len(self.delimiter) != 1:
             raise InputError(f"{name}: the delimiter must be one character, not {self.delimiter!r}")
         self.header = _parse_header(name, header_bytes, self.delimiter, self.header_line)
-        self.line += header_bytes.count(b"\n") or 1
+        self.line += _count_lines(header_bytes)
         self._pending = data
 
     # -- decoding -----------------------------------------------------------
@@ -118,11 +119,18 @@ class CsvSource:
         Old Mac files end lines with CR alone: when the first block has CRs and no LF,
         every CR is read as LF.
         """
-        cr_only: bool | None = None
-        for block in self._decoded_blocks(first):
-            if cr_only is None:
-                cr_only = b"\n" not in block and b"\r" in block
-            yield block.replace(b"\r", b"\n") if cr_only else block
+        blocks = self._decoded_blocks(first)
+        head = b""
+        for block in blocks:
+            head += block
+            # Decide on a block that has an LF, or a CR that is not its last byte (the
+            # LF of a CRLF may open the next block).
+            if b"\n" in head or b"\r" in head[:-1]:
+                break
+        cr_only = b"\n" not in head and b"\r" in head
+        for block in itertools.chain([head], blocks):
+            if block:
+                yield block.replace(b"\r", b"\n") if cr_only else block
 
     def _decoded_blocks(self, first: bytes) -> Iterator[bytes]:
         if self.encoding == "utf-8":
@@ -380,14 +388,20 @@ def _decode_message(name: str, chunk: bytes, exc: UnicodeDecodeError, line: int)
     return f"{name} line {line}: bytes {bad!r} are not valid UTF-8; {guess}"
 
 
+_LINE_END = re.compile(rb"\r\n|\n|\r")
+
+
 def _first_boundary(data: bytes) -> int | None:
-    """Offset just past the first newline that ends a record (even quotes before it)."""
+    """Offset just past the first line end (LF, CRLF or lone CR) that ends a record."""
     quotes, pos = 0, 0
-    while (end := data.find(b"\n", pos)) >= 0:
+    for match in _LINE_END.finditer(data):
+        end = match.start()
+        if end == len(data) - 1 and data.endswith(b"\r"):
+            return None  # maybe the CR of a CRLF cut by the block: read on
         quotes += data.count(b'"', pos, end)
         if quotes % 2 == 0:
-            return end + 1
-        pos = end + 1
+            return match.end()
+        pos = end
     return None
 
 

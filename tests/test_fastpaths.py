@@ -325,11 +325,6 @@ def test_a_letter_inside_the_digits_is_not_accepted_silently() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: full-width digits are repaired with the message '(stray character )', "
-    "which names no character",
-)
 def test_the_repair_message_says_what_was_wrong() -> None:
     report = validate_phones(["\uff14\uff11\uff15\uff15\uff15\uff15\uff10\uff11\uff13\uff14"])
     (finding,) = [f for f in report.findings if f.code == "phone-repaired"]

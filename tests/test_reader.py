@@ -505,11 +505,6 @@ def test_header_with_an_unterminated_quote_does_not_validate_clean() -> None:
         bulkprep.validate("contact", io.BytesIO(data))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: when the first block ends between the CR and LF of the header's CRLF, "
-    "the file is taken for CR-only: every CRLF becomes two line ends and lines double",
-)
 def test_crlf_split_at_the_end_of_the_first_block_is_not_an_old_mac_file(
     tmp_path: Path,
 ) -> None:
