@@ -476,7 +476,7 @@ def _parse_header(name: str, header: bytes, delimiter: str, line: int) -> list[s
 
 def _parse_fast(chunk: bytes, width: int, delimiter: str, line: int) -> RawBatch | None:
     """Parse a block with polars; ``None`` when the parse cannot be proven exact."""
-    if chunk.count(b"\r") != chunk.count(b"\r\n"):
+    if b"\r" in chunk and chunk.count(b"\r") != chunk.count(b"\r\n"):
         return None  # a lone CR ends a line for the csv module, not for polars
     names = cell_columns(width)
     try:
@@ -496,19 +496,31 @@ def _parse_fast(chunk: bytes, width: int, delimiter: str, line: int) -> RawBatch
         return None
     rows = frame.height
     cells = [pl.col(n) for n in names]
-    counts = frame.select(
-        pl.sum_horizontal(c.str.count_matches("\n", literal=True) for c in cells).alias("nl"),
-        pl.sum_horizontal(c.str.count_matches(delimiter, literal=True) for c in cells).alias("d"),
-    )
-    inner_newlines = counts["nl"].sum()
+    # Only a quoted cell can hold a delimiter or a newline: count those in the few
+    # rows that have one, not in every cell.
+    nl = pl.Series("nl", [0] * rows, dtype=pl.Int64)
+    inner_delimiters = 0
+    if b'"' in chunk:
+        special = f"[{re.escape(delimiter)}\n]"
+        indexed = frame.with_row_index("§i").filter(
+            pl.any_horizontal(c.str.contains(special) for c in cells)
+        )
+        counts = indexed.select(
+            "§i",
+            pl.sum_horizontal(c.str.count_matches("\n", literal=True) for c in cells).alias("nl"),
+            pl.sum_horizontal(c.str.count_matches(delimiter, literal=True) for c in cells).alias(
+                "d"
+            ),
+        )
+        nl = nl.scatter(counts["§i"], counts["nl"].cast(pl.Int64))
+        inner_delimiters = int(counts["d"].sum())
     newlines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
-    if newlines != rows + inner_newlines:
+    if newlines != rows + int(nl.sum()):
         return None
-    if chunk.count(delimiter.encode()) != rows * (width - 1) + counts["d"].sum():
+    if chunk.count(delimiter.encode()) != rows * (width - 1) + inner_delimiters:
         return None
     if width == 1 and (frame["c0"].str.strip_chars() == "").any():
         return None  # a blank line and an empty value look alike: let the exact parser decide
-    nl = counts["nl"].cast(pl.Int64)
     lines = pl.int_range(0, rows, eager=True, dtype=pl.Int64) + nl.cum_sum() - nl + line
     return RawBatch(frame.with_columns(lines.alias(LINE_COLUMN)))
 
