@@ -7,8 +7,9 @@ The rules:
   502/503/504 (``RETRY_STATUSES``). A 409 on cancel means "already final".
 - The upload POST is sent again only when the server certainly did not take it:
   the connection was never made (:func:`connect_failed`), the body was not sent
-  in full, or the server answered 429 or 503 (``UPLOAD_RETRY_STATUSES``), and
-  even then only after the job list shows no job with the upload's file name.
+  in full, or the server answered 429 or 503 (``UPLOAD_RETRY_STATUSES``); after
+  a 429 or 503 the client first checks that the job list shows no job with the
+  upload's file name.
   When the server may have taken it — a read timeout, the connection lost after
   the whole body was sent, 500/502/504 (``UPLOAD_AMBIGUOUS_STATUSES``), an
   unreadable answer — it is never posted again: the client looks the job up

@@ -6,6 +6,7 @@ and exits with 0 (clean), 1 (problems in the data) or 2 (could not run).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,26 @@ def _input_options(func: Any) -> Any:
     return func
 
 
+class _EchoHandler(logging.Handler):
+    """Log records of the library on stderr, one line each (retries, adopted jobs)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"bulkprep: {record.getMessage()}", err=True)
+
+
+def _show_library_log() -> None:
+    logger = logging.getLogger("bulkprep")
+    if not any(isinstance(h, _EchoHandler) for h in logger.handlers):
+        logger.addHandler(_EchoHandler(logging.INFO))
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 class BulkprepGroup(click.Group):
     """Turns errors that stop a run into one clear line and exit code 2, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        _show_library_log()
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):

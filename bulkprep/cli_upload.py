@@ -7,7 +7,9 @@ result; progress and status changes go to stderr, results to stdout.
 
 from __future__ import annotations
 
+import itertools
 import json
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -81,6 +83,22 @@ def _connection(
             click.echo("sandbox: stopped", err=True)
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _status_line(status: Any, previous: Any) -> str:
+    """``RUNNING -> COMPLETED (10 records, 0 failed)``; the arrow only when the status moved."""
+    moved = previous is not None and previous.status != status.status
+    text = f"{previous.status} -> {status.status}" if moved else status.status
+    if status.records_count is not None:
+        failed = status.records_failed_count or 0
+        text += f" ({_plural(status.records_count, 'record')}, {failed} failed)"
+    if status.note:
+        text += f"  [{status.note}]"
+    return text
+
+
 class _UploadView:
     """Renders upload events on stderr: a progress bar per file and status changes."""
 
@@ -98,7 +116,10 @@ class _UploadView:
     def on_uploading(self, chunk: Any) -> None:
         size = chunk.path.stat().st_size
         part = f" (part {chunk.index} of {chunk.count})" if chunk.count > 1 else ""
-        click.echo(f"uploading {chunk.path}{part}: {chunk.rows} rows, {size:,} bytes", err=True)
+        click.echo(
+            f"uploading {chunk.path}{part}: {_plural(chunk.rows, 'row')}, {_plural(size, 'byte')}",
+            err=True,
+        )
         self._bar = click.progressbar(length=size, file=sys.stderr, label="  sending")
         self._bar.__enter__()
         self._sent = 0
@@ -125,12 +146,7 @@ class _UploadView:
         )
 
     def on_status(self, outcome: Any, status: Any, previous: Any) -> None:
-        counts = ""
-        if status.records_count is not None:
-            counts = f" ({status.records_count} records, {status.records_failed_count or 0} failed)"
-        before = f"{previous.status} -> " if previous is not None else ""
-        note = f"  [{status.note}]" if status.note else ""
-        click.echo(f"job {outcome.job_id}: {before}{status.status}{counts}{note}", err=True)
+        click.echo(f"job {outcome.job_id}: {_status_line(status, previous)}", err=True)
 
     def on_finished(self, outcome: Any) -> None:
         click.echo(
@@ -163,7 +179,13 @@ class _UploadView:
     help="Seconds to wait for the job(s).",
 )
 @click.option("--force", is_flag=True, help="Upload even if the same bytes were uploaded before.")
-@click.option("--max-findings", type=click.IntRange(min=0), default=20, show_default=True)
+@click.option(
+    "--max-findings",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Findings of the cleaning to print.",
+)
 @click.option("--encoding", metavar="NAME", help="Text encoding of the input.")
 @click.option("--delimiter", metavar="CHAR", help="Field delimiter of the input.")
 @_api_options
@@ -179,6 +201,10 @@ def upload_cmd(ctx: click.Context, object_name: str, file: str, **opts: Any) -> 
     """
     from .upload import upload
 
+    if opts["no_wait"] and opts["sandbox"]:
+        raise click.UsageError(
+            "--no-wait cannot be used with --sandbox: the sandbox stops when the command ends"
+        )
     view = _UploadView(opts["max_findings"])
     schemas_dir = ctx.find_root().params.get("schemas")
 
@@ -246,7 +272,11 @@ def _render_upload(result: Any) -> None:
         server = [f for f in report.findings if f.code == "server-rejected"]
         for f in server[:20]:
             where = f"line {f.line}" if f.line is not None else "file"
+            if f.column:
+                where += f", {f.column}"
             click.echo(f"  {report.source}: {where}: error [server-rejected] {f.message}")
+        if len(server) > 20:
+            click.echo(f"  … {len(server) - 20} more refused rows: see the rejects file")
         click.echo(
             f"read {result.read}, rejected locally {result.rejected}, "
             f"imported {result.imported}, refused by the server {result.refused}"
@@ -254,22 +284,60 @@ def _render_upload(result: Any) -> None:
 
 
 @cli.command("jobs")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Jobs to list."
 )
-@click.option("--profile", metavar="NAME", help="Profile whose state directory to read.")
-def jobs_cmd(limit: int, fmt: str, profile: str | None) -> None:
-    """List the bulk jobs in the local journal, newest first."""
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for programs.",
+)
+@click.option("--remote", is_flag=True, help="List the platform's jobs instead of the journal.")
+@click.option("--object", "object_name", metavar="OBJECT", help="Only jobs of this object.")
+@_api_options
+def jobs_cmd(
+    limit: int,
+    fmt: str,
+    remote: bool,
+    object_name: str | None,
+    profile: str | None,
+    base_url: str | None,
+    hub: str | None,
+) -> None:
+    """List bulk jobs, newest first: the local journal, or with --remote the platform's list.
+
+    The journal holds every job bulkprep created, with the file and its sha256; the
+    platform's list also shows jobs whose creation bulkprep could not confirm.
+    """
+    if remote:
+        where = "object_name='{}'".format(object_name.replace("'", "''")) if object_name else None
+        with _connection(profile=profile, base_url=base_url, hub=hub) as (client, _):
+            jobs = list(itertools.islice(client.iter_jobs(where), limit))
+        if fmt == "json":
+            click.echo(json.dumps([dict(j.raw) for j in jobs], indent=2))
+            return
+        for j in jobs:
+            click.echo(
+                f"{j.id:>8}  {j.created}  {j.raw.get('objectName', ''):<10} {j.status:<10}"
+                f" {j.records_count} records, {j.records_failed_count or 0} failed  {j.file_name}"
+            )
+        if not jobs:
+            click.echo("no jobs on the platform" + (f" for {object_name}" if object_name else ""))
+        return
+    from .config import default_state_dir
     from .journal import Journal
 
-    settings = load_settings(profile=profile)
-    entries = Journal(settings.journal_path).list(limit=limit)
+    journal = Journal(default_state_dir() / "journal.sqlite3")
+    entries = [e for e in journal.list() if not object_name or e.object_name == object_name]
+    entries = entries[:limit]
     if fmt == "json":
         click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
         return
     if not entries:
-        click.echo(f"no jobs in the journal ({settings.journal_path})")
+        click.echo(f"no jobs in the journal ({journal.path})")
         return
     for e in entries:
         part = f" part {e.chunk_index}/{e.chunk_count}" if e.chunk_count > 1 else ""
@@ -280,7 +348,7 @@ def jobs_cmd(limit: int, fmt: str, profile: str | None) -> None:
         )
         click.echo(
             f"{e.job_id:>8}  {e.created}  {e.object_name:<10} {e.status:<10}{counts}"
-            f"  {e.source}{part}  {e.host}"
+            f"  {e.source}{part}  {e.remote_name}  {e.host}"
         )
 
 
@@ -308,7 +376,13 @@ def status_cmd(job_id: str, profile: str | None, base_url: str | None, hub: str 
 
 
 @_job_command("wait", "Wait for a job to finish, showing status changes on stderr.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=3600, show_default=True)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Seconds to wait before giving up (the job keeps running).",
+)
 @click.pass_context
 def wait_cmd(
     ctx: click.Context,
@@ -322,8 +396,7 @@ def wait_cmd(
     from .jobs import wait_for_job
 
     def changed(status: Any, previous: Any) -> None:
-        before = f"{previous.status} -> " if previous is not None else ""
-        click.echo(f"job {job_id}: {before}{status.status}", err=True)
+        click.echo(f"job {job_id}: {_status_line(status, previous)}", err=True)
 
     with _connection(profile=profile, base_url=base_url, hub=hub) as (client, journal):
         try:
@@ -342,7 +415,8 @@ def wait_cmd(
             records_failed_count=final.records_failed_count,
         )
     failed = final.records_failed_count or 0
-    click.echo(f"job {job_id}: {final.status}, {final.records_count} records, {failed} failed")
+    records = _plural(final.records_count or 0, "record")
+    click.echo(f"job {job_id}: {final.status}, {records}, {failed} failed")
     if failed:
         click.echo(f"see the failed records with: bulkprep errors {job_id}")
     ctx.exit(EXIT_OK if final.is_success and not failed else EXIT_PROBLEMS)
@@ -350,7 +424,12 @@ def wait_cmd(
 
 @_job_command("errors", "List a job's failed records with the server's reasons.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for programs.",
 )
 @click.pass_context
 def errors_cmd(
@@ -431,7 +510,13 @@ def schema_pull(
 
 
 @cli.command("sandbox")
-@click.option("--port", type=click.IntRange(min=0, max=65535), default=8080, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(min=0, max=65535),
+    default=8080,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free port).",
+)
 @click.option(
     "--data", "data_dir", type=click.Path(file_okay=False), help="Keep the SQLite store here."
 )
@@ -462,6 +547,11 @@ def sandbox_cmd(
         plan = FaultPlan.parse(list(faults), seed=seed) if faults else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--fault") from exc
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # `kill` stops it as cleanly as Ctrl-C
+
+    signal.signal(signal.SIGTERM, stop)
     serve_forever(
         port=port,
         data_dir=data_dir,

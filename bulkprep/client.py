@@ -247,8 +247,8 @@ class Client:
         raise AmbiguousUploadError(
             f"the upload of {source} to {object_name} may or may not have created a job "
             f"({why}) and no job for it was found{problem}. Do not upload it again before "
-            f"checking: run `bulkprep jobs` and look for the file name {name}, then "
-            f"`bulkprep status ID`"
+            f"checking: run `bulkprep jobs --remote --object {object_name}` and look for the "
+            f"file name {name}, then `bulkprep status ID`"
         )
 
     # ---- plumbing ------------------------------------------------------------------

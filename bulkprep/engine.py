@@ -142,7 +142,7 @@ class Engine:
         self.rows = 0
         width = len(source.header)
         self.raw_names = _unique_names(source.header, width)
-        self._file_errors = "; ".join(f.message for f in self.headers.fatal)
+        self._file_errors = "; ".join(f"{f.code}: {f.message}" for f in self.headers.fatal)
 
     def batches(self) -> Iterator[BatchResult]:
         for raw in self.source.batches():

@@ -106,11 +106,15 @@ class Report:
         )
 
     def summary(self) -> str:
-        text = (
-            f"{self.source}: {self.rows} rows read, {self.clean_rows} clean, "
-            f"{self.rejected_rows} rejected ({self.errors} errors, {self.warnings} warnings)"
+        return (
+            f"{self.source}: {_n(self.rows, 'row')} read, {self.clean_rows} clean, "
+            f"{self.rejected_rows} rejected ({_n(self.errors, 'error')}, "
+            f"{_n(self.warnings, 'warning')})"
         )
-        return text
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def render(
@@ -150,7 +154,8 @@ def _text(report: Report, max_findings: int | None) -> str:
     for f in shown:
         lines.append(f"  {report.source}: {_where(f)}: {f.severity} [{f.code}] {f.message}")
     if len(shown) < total:
-        lines.append(f"  … {total - len(shown)} more findings (raise --max-findings to see them)")
+        more = _n(total - len(shown), "more finding")
+        lines.append(f"  … {more} (raise --max-findings to see them)")
     return "\n".join(lines) + "\n"
 
 
@@ -173,7 +178,8 @@ def _github(report: Report, max_findings: int | None) -> str:
         where = f"{f.column}: " if f.column else ""
         out.append(f"::{level} {','.join(props)}::{_gh_escape(where + f.message)}\n")
     if len(shown) < total:
-        out.append(f"::notice::{total - len(shown)} more findings in {report.source} not shown\n")
+        more = _n(total - len(shown), "more finding")
+        out.append(f"::notice::{more} in {report.source} not shown\n")
     return "".join(out)
 
 
@@ -183,6 +189,7 @@ def _junit(reports: Sequence[Report], max_findings: int | None) -> str:
     for report in reports:
         shown, _ = _limited(report, max_findings)
         errors = [f for f in shown if f.is_error]
+        hidden = report.errors - len(errors)
         cases = []
         for f in errors:
             title = CATALOG[f.code].title if f.code in CATALOG else f.code
@@ -192,17 +199,26 @@ def _junit(reports: Sequence[Report], max_findings: int | None) -> str:
                 f"      <failure type={quoteattr(f.code)} message={quoteattr(title)}>"
                 f"{escape(f.message)}</failure>\n    </testcase>"
             )
-        if not errors:
+        if hidden:
+            cases.append(
+                f"    <testcase classname={quoteattr(report.source)} "
+                f"name={quoteattr(f'{hidden} more errors')}>\n"
+                f'      <failure type="truncated" message="more errors not shown">'
+                f"{hidden} more errors not shown (raise --max-findings)</failure>\n"
+                "    </testcase>"
+            )
+        if not errors and not hidden:
             cases.append(
                 f"    <testcase classname={quoteattr(report.source)} "
                 f"name={quoteattr(report.object + ' schema')}/>"
             )
-        tests = max(1, len(errors))
+        failures = len(errors) + (1 if hidden else 0)
+        tests = max(1, failures)
         total_tests += tests
-        total_failures += len(errors)
+        total_failures += failures
         suites.append(
             f'  <testsuite name={quoteattr(report.source)} tests="{tests}" '
-            f'failures="{len(errors)}" errors="0">\n' + "\n".join(cases) + "\n  </testsuite>"
+            f'failures="{failures}" errors="0">\n' + "\n".join(cases) + "\n  </testsuite>"
         )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'

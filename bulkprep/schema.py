@@ -120,10 +120,13 @@ def bundled_dir() -> Path:
 
 def search_dirs(schemas_dir: str | Path | None = None, env_dir: str | None = None) -> list[Path]:
     """Folders searched for schema files, in order of precedence."""
-    if schemas_dir:
-        return [Path(schemas_dir)]
-    if env_dir:
-        return [Path(env_dir)]
+    explicit = schemas_dir or env_dir
+    if explicit:
+        if not Path(explicit).is_dir():
+            raise SchemaError(
+                f"schemas folder {explicit} does not exist (from --schemas or BULKPREP_SCHEMAS)"
+            )
+        return [Path(explicit)]
     dirs = []
     local = Path("schemas")
     if local.is_dir():
@@ -181,7 +184,8 @@ def parse_schema_file(path: Path) -> Schema:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"{path}: cannot be read ({exc})") from exc
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise SchemaError(f"{path}: cannot be read ({reason})") from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -22,7 +22,7 @@ from typing import IO, Any
 import polars as pl
 
 from . import api
-from ._exceptions import ConfigError, DuplicateUploadError, WaitInterrupted
+from ._exceptions import ConfigError, DuplicateUploadError, WaitInterrupted, WaitTimeout
 from .client import Client
 from .engine import FINDING_SCHEMA
 from .jobs import JobStatus, file_sha256, wait_for_job
@@ -193,10 +193,11 @@ def upload(
         if result_report.clean_rows == 0:
             return _finish(result, report)
         clean_path = Path(result_report.outputs["clean"])
-        result.chunks = _split(clean_path, result_report.clean_rows, chunk_rows)
         if dry_run or client is None:
+            result.chunks = _plan(clean_path, result_report.clean_rows, chunk_rows)
             result.state = "dry-run"
             return _finish(result, report)
+        result.chunks = _split(clean_path, result_report.clean_rows, chunk_rows)
         assert journal is not None
         result.chunks, earlier = _guard(result.chunks, schema.object, client, journal, force)
         for chunk in result.chunks:
@@ -265,6 +266,24 @@ def _readable(source: str | Path, stack: ExitStack) -> Path:
     with path.open("wb") as out:
         shutil.copyfileobj(sys.stdin.buffer, out)
     return path
+
+
+def _plan(clean: Path, rows: int, chunk_rows: int | None) -> list[Chunk]:
+    """The chunks an upload would send, without writing them."""
+    if not chunk_rows or rows <= chunk_rows:
+        return [Chunk(1, 1, clean, rows, 0)]
+    count = -(-rows // chunk_rows)
+    stem = clean.name[: -len(".csv")] if clean.name.endswith(".csv") else clean.name
+    return [
+        Chunk(
+            i + 1,
+            count,
+            clean.with_name(f"{stem}.part{i + 1}of{count}.csv"),
+            min(chunk_rows, rows - i * chunk_rows),
+            i * chunk_rows,
+        )
+        for i in range(count)
+    ]
 
 
 def _split(clean: Path, rows: int, chunk_rows: int | None) -> list[Chunk]:
@@ -361,7 +380,10 @@ def _wait(
     cap: float,
     result: UploadResult,
 ) -> None:
+    last: list[JobStatus] = []
+
     def changed(status: JobStatus, previous: JobStatus | None) -> None:
+        last[:] = [status]
         _emit(on_event, "status", outcome=outcome, status=status, previous=previous)
 
     try:
@@ -375,6 +397,10 @@ def _wait(
             first_interval=first,
             max_interval=max(cap, first),
         )
+    except WaitTimeout:
+        if last:
+            journal.update(outcome.job_id, client.settings.host, status=last[0].status)
+        raise
     except KeyboardInterrupt:
         pending = [j.job_id for j in result.jobs if j.final is None]
         waits = "; ".join(f"bulkprep wait {j}" for j in pending)
@@ -409,10 +435,18 @@ def _reconcile(
     index = report.clean_index
     assert index is not None
     rows: list[dict[str, Any]] = []
+    whole_chunks: list[pl.DataFrame] = []  # rows of failed jobs: line, message
     for outcome in result.jobs:
         chunk = outcome.chunk
         if outcome.final is not None and not outcome.final.is_success:
             first, last = index.row(chunk.offset), index.row(chunk.offset + chunk.rows - 1)
+            reason = f"job {outcome.job_id} ended {outcome.final.status}; the row was not imported"
+            whole_chunks.append(
+                index.slice(chunk.offset, chunk.rows).select(
+                    pl.col("line").cast(pl.Int64),
+                    pl.lit(f"server-rejected: {reason}").alias("message"),
+                )
+            )
             rows.append(
                 {
                     "line": None,
@@ -450,7 +484,10 @@ def _reconcile(
     report.findings_frame = pl.concat(
         [report.findings_frame, found.cast(report.findings_frame.schema)]  # type: ignore[arg-type]
     ).sort("row", nulls_last=False, maintain_order=True)
-    _append_rejects(report, found.filter(pl.col("line").is_not_null()), source, encoding, delimiter)
+    per_row = found.filter(pl.col("line").is_not_null()).select(
+        "line", pl.format("{}: {}", pl.col("code"), pl.col("message")).alias("message")
+    )
+    _append_rejects(report, pl.concat([per_row, *whole_chunks]), source, encoding, delimiter)
 
 
 def _positions(chunk: Chunk, failed: list[dict[str, Any]], key: str | None) -> list[int | None]:
@@ -474,26 +511,24 @@ def _positions(chunk: Chunk, failed: list[dict[str, Any]], key: str | None) -> l
 
 
 def _append_rejects(
-    report: Report, found: pl.DataFrame, source: Path, encoding: str | None, delimiter: str | None
+    report: Report, refused: pl.DataFrame, source: Path, encoding: str | None, delimiter: str | None
 ) -> None:
-    """Append the raw cells of server-refused rows to the rejects file, atomically."""
-    if not found.height or "rejects" not in report.outputs:
+    """Append the raw cells of server-refused rows (``line``, ``message``) to the rejects
+    file, atomically, reading them again from the source."""
+    if not refused.height or "rejects" not in report.outputs:
         return
-    reasons = dict(
-        found.group_by("line", maintain_order=True)
-        .agg(pl.format("{}: {}", pl.col("code"), pl.col("message")).str.join("; "))
-        .iter_rows()
+    reasons = refused.group_by("line", maintain_order=True).agg(
+        pl.col("message").str.join("; ").alias("_errors")
     )
     raw = open_csv(source, encoding=encoding, delimiter=delimiter)
     names = list(pl.read_csv(report.outputs["rejects"], n_rows=0, infer_schema=False).columns)
     cells = names[: len(raw.header)]
-    picked = [
-        batch.frame.filter(pl.col(LINE_COLUMN).is_in(list(reasons))) for batch in raw.batches()
-    ]
-    extra = pl.concat(picked).select(
-        *[pl.col(f"c{i}").alias(n) for i, n in enumerate(cells)],
-        pl.col(LINE_COLUMN),
-        pl.col(LINE_COLUMN).replace_strict(reasons, return_dtype=pl.String).alias("_errors"),
+    wanted = reasons["line"].implode()
+    picked = [batch.frame.filter(pl.col(LINE_COLUMN).is_in(wanted)) for batch in raw.batches()]
+    extra = (
+        pl.concat(picked)
+        .join(reasons, left_on=LINE_COLUMN, right_on="line", how="left", maintain_order="left")
+        .select(*[pl.col(f"c{i}").alias(n) for i, n in enumerate(cells)], LINE_COLUMN, "_errors")
     )
     path = Path(report.outputs["rejects"])
     with AtomicFile(path) as out, path.open("rb") as old:

@@ -143,7 +143,7 @@ def test_clean_sample_file(env: dict[str, str | None], sample: Path, tmp_path: P
     result = invoke(env, "clean", "contact", sample, "--report", report_path)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == f"{sample}: 10 rows read, 10 clean, 0 rejected (0 errors, 1 warnings)"
+    assert lines[0] == f"{sample}: 10 rows read, 10 clean, 0 rejected (0 errors, 1 warning)"
     findings = [line for line in lines if "[" in line]
     assert len(findings) == 1
     assert findings[0].startswith(f"  {sample}: line 4, C_BusPhone: warning [phone-repaired] ")
@@ -177,7 +177,7 @@ def test_validate_text(env: dict[str, str | None], sample: Path, dirty: Path) ->
     ok = invoke(env, "validate", "contact", sample)
     assert ok.exit_code == 0
     assert ok.stdout.splitlines()[0].endswith(
-        "10 rows read, 10 clean, 0 rejected (0 errors, 1 warnings)"
+        "10 rows read, 10 clean, 0 rejected (0 errors, 1 warning)"
     )
     assert not sample.with_name("contacts.clean.csv").exists()  # validate writes nothing
     bad = invoke(env, "validate", "contact", dirty)
@@ -375,11 +375,12 @@ def test_upload_dry_run_needs_no_credentials(
     assert not Path(str(env["BULKPREP_STATE_DIR"])).exists()
 
 
-def test_upload_no_wait_says_how_to_follow(env: dict[str, str | None], sample: Path) -> None:
+def test_upload_no_wait_with_sandbox_is_refused(env: dict[str, str | None], sample: Path) -> None:
+    # The sandbox stops when the command ends: a job left to run there could not be followed.
     result = invoke(env, "upload", "contact", sample, "--sandbox", "--no-wait")
-    assert result.exit_code == 0, result.output
-    assert "job 1 created" in result.stderr
-    assert result.stdout.splitlines()[-1] == "job 1 submitted; follow it with: bulkprep wait 1"
+    assert result.exit_code == 2, result.output
+    assert "--no-wait cannot be used with --sandbox" in result.stderr
+    assert "job" not in result.stdout
 
 
 def test_upload_without_credentials(env: dict[str, str | None], sample: Path) -> None:
@@ -404,7 +405,7 @@ def test_upload_refused_rows_and_rejected_rows(
     assert "pass --skip-invalid" in stopped.stdout and len(sandbox.jobs()) == 1
     result = invoke(environment, "upload", "contact", second, "--skip-invalid")
     assert result.exit_code == 1
-    assert f"{second}: line 4: error [server-rejected]" in result.stdout
+    assert f"{second}: line 4, C_EmailAddress: error [server-rejected]" in result.stdout
     assert result.stdout.splitlines()[-1] == (
         "read 3, rejected locally 1, imported 1, refused by the server 1"
     )
