@@ -250,15 +250,49 @@ def _typed(col: Column, repairs: list[Repair]) -> list[pl.Expr]:
     raise AssertionError(f"unhandled column type {kind}")  # pragma: no cover
 
 
+def _residue_results(
+    frame: pl.DataFrame, keys: list[str], results: pl.DataFrame, names: list[str]
+) -> pl.DataFrame:
+    """Add the library's ``results`` (one row per distinct key) as full-length columns.
+
+    Only the rows the fast path left are joined (the residue is small); the other rows
+    get nulls. This avoids joining the whole batch on long string keys.
+    """
+    if not results.height:
+        return frame.with_columns(pl.lit(None, dtype=pl.String).alias(n) for n in names)
+    residue = (
+        frame.select(keys)
+        .with_row_index("§pos")
+        .join(results, on=keys, how="inner")
+        .select("§pos", *names)
+    )
+    filled = {
+        n: pl.Series(n, [None] * frame.height, dtype=pl.String).scatter(residue["§pos"], residue[n])
+        for n in names
+    }
+    return frame.with_columns(*filled.values())
+
+
 def _emails(frame: pl.DataFrame, col: Column, repairs: list[Repair]) -> pl.DataFrame:
     name = col.name
     v = pl.col(_pre(name))
     lowered = v.str.to_lowercase()
-    repairs.append(
-        Repair(name, "email-lowercased", lowered != v, pl.lit("the address was lower-cased"))
+    frame = _with(
+        frame,
+        [
+            lowered.alias(name),
+            emails.fast_email_ok(lowered).fill_null(False).alias(ok_col(name)),
+            (lowered != v).alias(f"{name}§lowered"),
+        ],
     )
-    fast = emails.fast_email_ok(lowered)
-    frame = frame.with_columns(lowered.alias(name), fast.fill_null(False).alias(ok_col(name)))
+    repairs.append(
+        Repair(
+            name,
+            "email-lowercased",
+            pl.col(f"{name}§lowered"),
+            pl.lit("the address was lower-cased"),
+        )
+    )
     residue = (
         frame.filter(pl.col(name).is_not_null() & ~pl.col(ok_col(name)))
         .get_column(name)
@@ -268,11 +302,11 @@ def _emails(frame: pl.DataFrame, col: Column, repairs: list[Repair]) -> pl.DataF
     checked = emails.check_emails(residue).rename(
         {"value": name, "normalized": "§norm", "reason": "§reason"}
     )
-    frame = frame.join(checked, on=name, how="left", maintain_order="left")
+    frame = _residue_results(frame, [name], checked, ["§norm", "§reason"])
     ok = pl.col(ok_col(name)) | pl.col("§norm").is_not_null()
     value = pl.coalesce(pl.col("§norm"), pl.col(name))
     why = pl.lit("is not a valid email address: ") + pl.col("§reason")
-    return frame.with_columns(_valid(name, value, ok, why)).drop("§norm", "§reason")
+    return _with(frame, _valid(name, value, ok, why)).drop("§norm", "§reason")
 
 
 def _phones(
@@ -287,8 +321,9 @@ def _phones(
     mask, e164 = phones.fast_phone(v, region)
     if col.strict:
         mask = pl.lit(False)
-    frame = frame.with_columns(
-        region.alias("§region"), mask.fill_null(False).alias("§fast"), e164.alias("§e164")
+    frame = _with(
+        frame,
+        [region.alias("§region"), mask.fill_null(False).alias("§fast"), e164.alias("§e164")],
     )
     residue = (
         frame.filter(v.is_not_null() & ~pl.col("§fast"))
@@ -298,23 +333,26 @@ def _phones(
     checked = phones.check_phones(
         residue["§v"].to_list(), residue["§region"].to_list(), strict=col.strict
     ).rename({"value": _pre(name), "region": "§region"})
-    frame = frame.join(checked, on=[_pre(name), "§region"], how="left", maintain_order="left")
+    frame = _residue_results(frame, [_pre(name), "§region"], checked, ["e164", "reason", "repair"])
     fast = pl.col("§fast")
     ok = fast | pl.col("e164").is_not_null()
     value = pl.when(fast).then(pl.col("§e164")).otherwise(pl.coalesce(pl.col("e164"), v))
     repaired = f"{name}§repaired"
-    frame = frame.with_columns(
-        *_valid(name, value, ok, pl.lit("is not a possible phone number: ") + pl.col("reason")),
-        pl.when(~fast & pl.col("repair").is_not_null())
-        .then(
-            pl.format(
-                "'{}' was repaired to '{}' ({}); check it is the intended number",
-                v,
-                pl.col("e164"),
-                pl.col("repair"),
+    frame = _with(
+        frame,
+        [
+            *_valid(name, value, ok, pl.lit("is not a possible phone number: ") + pl.col("reason")),
+            pl.when(~fast & pl.col("repair").is_not_null())
+            .then(
+                pl.format(
+                    "'{}' was repaired to '{}' ({}); check it is the intended number",
+                    v,
+                    pl.col("e164"),
+                    pl.col("repair"),
+                )
             )
-        )
-        .alias(repaired),
+            .alias(repaired),
+        ],
     )
     repairs.append(Repair(name, "phone-repaired", pl.col(repaired).is_not_null(), pl.col(repaired)))
     return frame.drop("§region", "§fast", "§e164", "e164", "reason", "repair")

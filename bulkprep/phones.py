@@ -39,16 +39,24 @@ _REASONS = {
 
 
 def fast_phone(value: pl.Expr, region: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """(mask, e164) for values the fast path decides; e164 is meaningful where mask holds."""
-    parts = value.str.extract_groups(FAST_PHONE)
-    field = parts.struct.field
-    mask = region.is_in(FAST_REGIONS) & field("3").is_not_null()
+    """(mask, e164) for values the fast path decides; e164 is meaningful where mask holds.
+
+    Where ``FAST_PHONE`` matches, an extension can only be the digits after the last
+    marker character (``x``, the ``t`` of ext, the ``n`` of extension, the ``=`` of
+    ``;ext=``); the number is the last ten of the other digits.
+    """
+    mask = region.is_in(FAST_REGIONS) & value.str.contains(FAST_PHONE)
+    digits = value.str.replace_all(r"[^0-9]", "")
+    extension = value.str.extract(r"[xXtTnN=]\.? ?([0-9]{1,6})$", 1)
+    number = (
+        pl.when(extension.is_null())
+        .then(digits)
+        .otherwise(digits.str.head(-extension.str.len_bytes().cast(pl.Int64)))
+    )
     e164 = pl.concat_str(
         pl.lit("+1"),
-        pl.coalesce(field("1"), field("2")),
-        field("3"),
-        field("4"),
-        pl.when(field("5").is_not_null()).then(pl.lit(";ext=") + field("5")).otherwise(pl.lit("")),
+        number.str.tail(10),
+        pl.when(extension.is_null()).then(pl.lit("")).otherwise(pl.lit(";ext=") + extension),
     )
     return mask, e164
 
