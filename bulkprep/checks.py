@@ -30,7 +30,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
 
-from .normalize import FORMULA_START, INDEX, num_col, ok_col, why_col
+from .normalize import FORMULA_START, INDEX, invalid_columns, invalid_reason, num_col, ok_col
 from .schema import Column, Schema
 
 TYPE_CODES = {
@@ -125,7 +125,7 @@ def compile_checks(schema: Schema, present: set[str]) -> CompiledChecks:
             col.name, "missing-value", lambda v, n=col.name: pl.lit(f"{n} is required but empty")
         )
         if col.type in TYPE_CODES:
-            needed += [ok_col(col.name), why_col(col.name)]
+            needed += invalid_columns(col)
         if col.type in ("integer", "number") and (
             col.minimum is not None or col.maximum is not None
         ):
@@ -147,11 +147,11 @@ def _column_checks(col: Column) -> tuple[list[pa.Check], list[Rule]]:
         rules.append(Rule(name, code, message))
 
     if col.type in TYPE_CODES:
-        ok, why = ok_col(name), why_col(name)
+        ok, reason = ok_col(name), invalid_reason(col)
         add(
             pa.Check(lambda d, ok=ok: d.lazyframe.select(pl.col(ok)), name=TYPE_CODES[col.type]),
             TYPE_CODES[col.type],
-            lambda v, why=why: _quoted(v) + pl.lit(" ") + pl.col(why),
+            lambda v, reason=reason: _quoted(v) + pl.lit(" ") + reason,
         )
     if col.min_length is not None:
         add(

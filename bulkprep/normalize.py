@@ -171,17 +171,71 @@ def _recase(text: pl.Expr, case: str) -> pl.Expr:
 
 
 def _valid(
-    name: str, value: pl.Expr, ok: pl.Expr, why: pl.Expr, num: pl.Expr | None = None
+    name: str,
+    value: pl.Expr,
+    ok: pl.Expr,
+    num: pl.Expr | None = None,
+    reason: pl.Expr | None = None,
 ) -> list[pl.Expr]:
+    """The canonical value, the verdict, and what the messages of failures need.
+
+    Messages are not built here, for every row: :func:`invalid_reason` builds them
+    for the failing rows only. ``reason`` is the library's explanation, if any.
+    """
     present = pl.col(_pre(name)).is_not_null()
-    out = [
-        value.alias(name),
-        (ok | ~present).alias(ok_col(name)),
-        pl.when(present & ~ok).then(why).otherwise(None).alias(why_col(name)),
-    ]
+    out = [value.alias(name), (ok | ~present).alias(ok_col(name))]
+    if reason is not None:
+        out.append(reason.alias(why_col(name)))
     if num is not None:
         out.append(num.alias(num_col(name)))
     return out
+
+
+def invalid_columns(col: Column) -> list[str]:
+    """Columns that :func:`invalid_reason` reads."""
+    extra = [why_col(col.name)] if col.type in ("email", "phone") else []
+    return [ok_col(col.name), _pre(col.name), *extra]
+
+
+def invalid_reason(col: Column) -> pl.Expr:
+    """Why a value of ``col`` cannot be read; evaluated on the failing rows only."""
+    v = pl.col(_pre(col.name))
+    kind = col.type
+    if kind == "email":
+        return pl.lit("is not a valid email address: ") + pl.col(why_col(col.name))
+    if kind == "phone":
+        return pl.lit("is not a possible phone number: ") + pl.col(why_col(col.name))
+    if kind == "integer":
+        return pl.lit("is not a whole number")
+    if kind == "number":
+        return pl.lit("is not a number")
+    if kind == "boolean":
+        spellings = "/".join([*col.true_values[:3], *col.false_values[:3]])
+        return pl.lit(f"is not a boolean (use {spellings})")
+    if kind in ("date", "datetime"):
+        what = "a date" if kind == "date" else "a date-time"
+        formats = col.formats or DEFAULT_FORMATS[kind]
+        return pl.lit(f"is not {what} in format {' or '.join(formats)}")
+    if kind == "url":
+        scheme = _url_scheme(_url_with_scheme(v, col))
+        return (
+            pl.when(scheme.is_in(["http", "https"]) | scheme.is_null())
+            .then(pl.lit("is not a valid URL (it needs a host name such as www.example.com)"))
+            .otherwise(pl.format("uses scheme '{}'; only http and https are allowed", scheme))
+        )
+    raise AssertionError(f"no reason for type {kind}")  # pragma: no cover
+
+
+def _url_with_scheme(v: pl.Expr, col: Column) -> pl.Expr:
+    return (
+        pl.when(v.str.contains(_HAS_SCHEME))
+        .then(v)
+        .otherwise(pl.lit(f"{col.default_scheme}://") + v)
+    )
+
+
+def _url_scheme(value: pl.Expr) -> pl.Expr:
+    return value.str.extract(r"^([A-Za-z][A-Za-z0-9+.-]*):", 1).str.to_lowercase()
 
 
 def _typed(col: Column, repairs: list[Repair]) -> list[pl.Expr]:
@@ -199,22 +253,18 @@ def _typed(col: Column, repairs: list[Repair]) -> list[pl.Expr]:
             col.name,
             pl.when(ok).then(parsed.cast(pl.String)).otherwise(v),
             ok,
-            pl.lit("is not a whole number"),
             parsed.cast(pl.Float64),
         )
     if kind == "number":
         parsed = v.cast(pl.Float64, strict=False)
         ok = v.str.contains(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
-        return _valid(col.name, v, ok & parsed.is_not_null(), pl.lit("is not a number"), parsed)
+        return _valid(col.name, v, ok & parsed.is_not_null(), parsed)
     if kind == "boolean":
         lowered = v.str.to_lowercase()
         truthy = lowered.is_in([t.lower() for t in col.true_values])
         falsy = lowered.is_in([f.lower() for f in col.false_values])
         value = pl.when(truthy).then(pl.lit("true")).when(falsy).then(pl.lit("false")).otherwise(v)
-        spellings = "/".join([*col.true_values[:3], *col.false_values[:3]])
-        return _valid(
-            col.name, value, truthy | falsy, pl.lit(f"is not a boolean (use {spellings})")
-        )
+        return _valid(col.name, value, truthy | falsy)
     if kind in ("date", "datetime"):
         dtype = pl.Date if kind == "date" else pl.Datetime("us")
         formats = col.formats or DEFAULT_FORMATS[kind]
@@ -222,19 +272,12 @@ def _typed(col: Column, repairs: list[Repair]) -> list[pl.Expr]:
         value = (
             pl.when(parsed.is_not_null()).then(parsed.dt.strftime(ISO_FORMAT[kind])).otherwise(v)
         )
-        what = "a date" if kind == "date" else "a date-time"
-        why = pl.lit(f"is not {what} in format {' or '.join(formats)}")
-        return _valid(col.name, value, parsed.is_not_null(), why)
+        return _valid(col.name, value, parsed.is_not_null())
     if kind == "url":
         has_scheme = v.str.contains(_HAS_SCHEME)
-        value = pl.when(has_scheme).then(v).otherwise(pl.lit(f"{col.default_scheme}://") + v)
-        scheme = value.str.extract(r"^([A-Za-z][A-Za-z0-9+.-]*):", 1).str.to_lowercase()
+        value = _url_with_scheme(v, col)
+        scheme = _url_scheme(value)
         ok = scheme.is_in(["http", "https"]) & value.str.contains(_URL)
-        why = (
-            pl.when(scheme.is_in(["http", "https"]) | scheme.is_null())
-            .then(pl.lit("is not a valid URL (it needs a host name such as www.example.com)"))
-            .otherwise(pl.format("uses scheme '{}'; only http and https are allowed", scheme))
-        )
         repairs.append(
             Repair(
                 col.name,
@@ -246,7 +289,7 @@ def _typed(col: Column, repairs: list[Repair]) -> list[pl.Expr]:
             )
         )
         canonical = scheme + value.str.replace(r"^[A-Za-z]+", "")  # lower-case scheme
-        return _valid(col.name, pl.when(ok).then(canonical).otherwise(v), ok, why)
+        return _valid(col.name, pl.when(ok).then(canonical).otherwise(v), ok)
     raise AssertionError(f"unhandled column type {kind}")  # pragma: no cover
 
 
@@ -305,8 +348,7 @@ def _emails(frame: pl.DataFrame, col: Column, repairs: list[Repair]) -> pl.DataF
     frame = _residue_results(frame, [name], checked, ["§norm", "§reason"])
     ok = pl.col(ok_col(name)) | pl.col("§norm").is_not_null()
     value = pl.coalesce(pl.col("§norm"), pl.col(name))
-    why = pl.lit("is not a valid email address: ") + pl.col("§reason")
-    return _with(frame, _valid(name, value, ok, why)).drop("§norm", "§reason")
+    return _with(frame, _valid(name, value, ok, reason=pl.col("§reason"))).drop("§norm", "§reason")
 
 
 def _phones(
@@ -341,7 +383,7 @@ def _phones(
     frame = _with(
         frame,
         [
-            *_valid(name, value, ok, pl.lit("is not a possible phone number: ") + pl.col("reason")),
+            *_valid(name, value, ok, reason=pl.col("reason")),
             pl.when(~fast & pl.col("repair").is_not_null())
             .then(
                 pl.format(

@@ -238,7 +238,7 @@ def test_validate_max_findings(env: dict[str, str | None], dirty: Path) -> None:
     text = invoke(env, "validate", "contact", dirty, "--max-findings", "1")
     assert text.exit_code == 1
     assert "[invalid-email]" in text.stdout and "[duplicate-value]" not in text.stdout
-    assert "1 more findings" in text.stdout
+    assert "1 more finding" in text.stdout
     report = json.loads(
         invoke(env, "validate", "contact", dirty, "--format", "json", "--max-findings", "1").stdout
     )
