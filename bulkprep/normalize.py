@@ -276,8 +276,7 @@ def _typed(col: Column, repairs: list[Repair]) -> list[pl.Expr]:
     if kind == "url":
         has_scheme = v.str.contains(_HAS_SCHEME)
         value = _url_with_scheme(v, col)
-        scheme = _url_scheme(value)
-        ok = scheme.is_in(["http", "https"]) & value.str.contains(_URL)
+        ok = value.str.contains(_URL)  # the pattern admits http and https only
         repairs.append(
             Repair(
                 col.name,
@@ -288,7 +287,10 @@ def _typed(col: Column, repairs: list[Repair]) -> list[pl.Expr]:
                 ),
             )
         )
-        canonical = scheme + value.str.replace(r"^[A-Za-z]+", "")  # lower-case scheme
+        # a lower-case scheme (HTTPS://… becomes https://…)
+        canonical = value.str.replace(r"^(?i:https)://", "https://").str.replace(
+            r"^(?i:http)://", "http://"
+        )
         return _valid(col.name, pl.when(ok).then(canonical).otherwise(v), ok)
     raise AssertionError(f"unhandled column type {kind}")  # pragma: no cover
 
