@@ -121,9 +121,7 @@ def compile_checks(schema: Schema, present: set[str]) -> CompiledChecks:
         needed.append(col.name)
         for number, rule in enumerate(col_rules):
             rules[(col.name, number)] = rule
-        rules[(col.name, None)] = Rule(
-            col.name, "missing-value", lambda v, n=col.name: pl.lit(f"{n} is required but empty")
-        )
+        rules[(col.name, None)] = Rule(col.name, "missing-value", _required_message(col.name))
         if col.type in TYPE_CODES:
             needed += invalid_columns(col)
         if col.type in ("integer", "number") and (
@@ -135,6 +133,11 @@ def compile_checks(schema: Schema, present: set[str]) -> CompiledChecks:
             for number, rule in enumerate(num_rules):
                 rules[(num_col(col.name), number)] = rule
     return CompiledChecks(pa.DataFrameSchema(columns, strict=False), rules, needed)
+
+
+def _required_message(name: str) -> MessageFn:
+    text = pl.lit(f"{name} is required but empty")
+    return lambda v: text
 
 
 def _column_checks(col: Column) -> tuple[list[pa.Check], list[Rule]]:
@@ -149,41 +152,43 @@ def _column_checks(col: Column) -> tuple[list[pa.Check], list[Rule]]:
     if col.type in TYPE_CODES:
         ok, reason = ok_col(name), invalid_reason(col)
         add(
-            pa.Check(lambda d, ok=ok: d.lazyframe.select(pl.col(ok)), name=TYPE_CODES[col.type]),
+            pa.Check(lambda d: d.lazyframe.select(pl.col(ok)), name=TYPE_CODES[col.type]),
             TYPE_CODES[col.type],
-            lambda v, reason=reason: _quoted(v) + pl.lit(" ") + reason,
+            lambda v: _quoted(v) + pl.lit(" ") + reason,
         )
     if col.min_length is not None:
         add(
             pa.Check.str_length(min_value=col.min_length),
             "too-short",
-            lambda v, m=col.min_length: pl.format(
-                "the value has {} characters; at least {} are needed", v.str.len_chars(), pl.lit(m)
+            lambda v: pl.format(
+                "the value has {} characters; at least {} are needed",
+                v.str.len_chars(),
+                pl.lit(col.min_length),
             ),
         )
     if col.max_length is not None:
         add(
             pa.Check.str_length(max_value=col.max_length),
             "too-long",
-            lambda v, m=col.max_length: pl.format(
+            lambda v: pl.format(
                 "the value has {} characters; {} allows at most {}",
                 v.str.len_chars(),
                 pl.lit(name),
-                pl.lit(m),
+                pl.lit(col.max_length),
             ),
         )
     if col.pattern is not None:
         add(
             pa.Check.str_matches(f"^(?:{col.pattern})$"),
             "pattern-mismatch",
-            lambda v, p=col.pattern: _quoted(v) + pl.lit(f" does not match the pattern {p}"),
+            lambda v: _quoted(v) + pl.lit(f" does not match the pattern {col.pattern}"),
         )
     if col.values:
         shown = ", ".join(col.values[:12]) + (" …" if len(col.values) > 12 else "")
         add(
             pa.Check.isin(list(col.values)),
             "not-allowed-value",
-            lambda v, shown=shown: _quoted(v) + pl.lit(f" is not one of: {shown}"),
+            lambda v: _quoted(v) + pl.lit(f" is not one of: {shown}"),
         )
     if col.is_text and col.formula == "reject":
         add(
@@ -212,7 +217,7 @@ def _range_checks(col: Column) -> tuple[list[pa.Check], list[Rule]]:
             Rule(
                 col.name,
                 "out-of-range",
-                lambda v, m=col.minimum: v + pl.lit(f" is below the minimum {m:g}"),
+                lambda v: v + pl.lit(f" is below the minimum {col.minimum:g}"),
             )
         )
     if col.maximum is not None:
@@ -221,7 +226,7 @@ def _range_checks(col: Column) -> tuple[list[pa.Check], list[Rule]]:
             Rule(
                 col.name,
                 "out-of-range",
-                lambda v, m=col.maximum: v + pl.lit(f" is above the maximum {m:g}"),
+                lambda v: v + pl.lit(f" is above the maximum {col.maximum:g}"),
             )
         )
     return checks, rules

@@ -260,9 +260,9 @@ def _typed(col: Column, repairs: list[Repair]) -> list[pl.Expr]:
         ok = v.str.contains(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
         return _valid(col.name, v, ok & parsed.is_not_null(), parsed)
     if kind == "boolean":
-        lowered = v.str.to_lowercase()
-        truthy = lowered.is_in([t.lower() for t in col.true_values])
-        falsy = lowered.is_in([f.lower() for f in col.false_values])
+        folded = v.str.to_lowercase()
+        truthy = folded.is_in([t.lower() for t in col.true_values])
+        falsy = folded.is_in([f.lower() for f in col.false_values])
         value = pl.when(truthy).then(pl.lit("true")).when(falsy).then(pl.lit("false")).otherwise(v)
         return _valid(col.name, value, truthy | falsy)
     if kind in ("date", "datetime"):

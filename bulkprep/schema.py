@@ -302,7 +302,7 @@ def _describe(error: jsonschema.ValidationError, data: Any) -> str:
 
 
 def _where(path: list[Any], data: Any) -> str:
-    parts = []
+    parts: list[str] = []
     node = data
     for step in path:
         if isinstance(step, int):

@@ -462,7 +462,8 @@ def _reconcile(
             continue
         positions = _positions(chunk, outcome.failed, key)
         for failure, position in zip(outcome.failed, positions, strict=True):
-            record = failure.get("record") if isinstance(failure.get("record"), dict) else {}
+            raw_record = failure.get("record")
+            record: dict[str, Any] = raw_record if isinstance(raw_record, dict) else {}
             reason = str(failure.get("error") or failure.get("message") or "no reason given")
             line = row = None
             if position is not None and 0 <= position < chunk.rows:
@@ -500,7 +501,8 @@ def _positions(chunk: Chunk, failed: list[dict[str, Any]], key: str | None) -> l
                 lookup.setdefault(value, position)
     out: list[int | None] = []
     for failure in failed:
-        record = failure.get("record") if isinstance(failure.get("record"), dict) else {}
+        raw_record = failure.get("record")
+        record: dict[str, Any] = raw_record if isinstance(raw_record, dict) else {}
         value = record.get(key) if key else None
         if isinstance(value, str) and value in lookup:
             out.append(lookup[value])
