@@ -14,13 +14,12 @@ import polars as pl
 
 from .engine import FINDING_SCHEMA, Engine
 from .findings import Finding
-from .outputs import CsvSink, check_not_input, write_text
+from .outputs import AtomicFile, CsvSink, check_not_input
 from .reader import DEFAULT_BATCH_BYTES, LINE_COLUMN, open_csv
-from .report import Report
+from .report import FindingSpool, Report
 from .schema import Schema, load_schema
 
 Source = str | Path | IO[bytes]
-CATEGORICAL = ["column", "code", "severity", "message"]
 
 
 def _schema(obj: str | Path | Schema, schemas_dir: str | Path | None) -> Schema:
@@ -99,7 +98,8 @@ def clean(
     )
     if report is not None:
         result.outputs["report"] = str(report)
-        write_text(report, result.to_json() + "\n")
+        with AtomicFile(report) as out:
+            result.write_json(out.handle)
     return result
 
 
@@ -119,14 +119,15 @@ def _run(
     if outputs is not None:
         clean_sink = CsvSink(outputs[0], schema.names)
         rejects_sink = CsvSink(outputs[1], [*engine.raw_names, LINE_COLUMN, "_errors"])
-    findings = [_compact(_file_findings(engine.headers.findings))]
+    findings = FindingSpool()
+    findings.add(_file_findings(engine.headers.findings))
     clean_index: list[pl.DataFrame] = []
     rows = clean_rows = 0
     try:
         for batch in engine.batches():
             rows += batch.rows
             clean_rows += batch.clean.height
-            findings.append(_compact(batch.findings))
+            findings.add(batch.findings)
             if clean_sink is not None and rejects_sink is not None:
                 clean_sink.write(batch.clean)
                 rejects_sink.write(batch.rejects)
@@ -148,7 +149,7 @@ def _run(
         rows=rows,
         clean_rows=clean_rows,
         rejected_rows=rows - clean_rows,
-        findings_frame=pl.concat(findings),
+        findings_data=findings,
         clean_index=pl.concat(clean_index) if clean_index else None,
         encoding=csv_source.encoding,
         delimiter=csv_source.delimiter,
@@ -156,12 +157,6 @@ def _run(
     if outputs is not None:
         report.outputs.update(clean=str(outputs[0]), rejects=str(outputs[1]))
     return report
-
-
-def _compact(findings: pl.DataFrame) -> pl.DataFrame:
-    """Findings kept for the report: repeated texts (codes, columns, the constant
-    messages of repairs) stored once, as categoricals, so millions of findings fit."""
-    return findings.with_columns(pl.col(CATEGORICAL).cast(pl.Categorical))
 
 
 def _file_findings(findings: list[Finding]) -> pl.DataFrame:

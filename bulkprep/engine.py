@@ -18,19 +18,11 @@ from .checks import compile_checks
 from .findings import CATALOG, Finding
 from .normalize import INDEX, normalize, ok_col
 from .reader import LINE_COLUMN, CsvSource, RawBatch
+from .report import FINDING_SCHEMA
 from .schema import Schema, fold_header
 from .unique import SeenValues
 
 ROW = "_row"
-FINDING_SCHEMA = {
-    "line": pl.Int64,
-    "row": pl.Int64,
-    "column": pl.String,
-    "value": pl.String,
-    "code": pl.String,
-    "severity": pl.String,
-    "message": pl.String,
-}
 
 
 @dataclass(frozen=True)

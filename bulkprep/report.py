@@ -13,20 +13,55 @@ More keys may be added; these never change meaning. Always
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
 import polars as pl
 
 from .findings import CATALOG, Finding
 
+_JSON_SLICE = 50_000
+FINDING_SCHEMA = {
+    "line": pl.Int64,
+    "row": pl.Int64,
+    "column": pl.String,
+    "value": pl.String,
+    "code": pl.String,
+    "severity": pl.String,
+    "message": pl.String,
+}
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_ERROR = 2
+
+
+class FindingSpool:
+    """Findings written to Arrow IPC files batch by batch, so memory does not grow with
+    them; read back lazily. The files live in a temporary folder removed with the spool."""
+
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="bulkprep-findings-")
+        self._parts: list[str] = []
+        self.height = 0
+
+    def add(self, frame: pl.DataFrame) -> None:
+        if not frame.height:
+            return
+        path = f"{self._dir.name}/{len(self._parts):06d}.arrow"
+        frame.write_ipc(path, compression="lz4")
+        self._parts.append(path)
+        self.height += frame.height
+
+    def scan(self) -> pl.LazyFrame:
+        if not self._parts:
+            return pl.LazyFrame(schema=FINDING_SCHEMA)
+        return pl.scan_ipc(self._parts)
 
 
 class OutputFormat(StrEnum):
@@ -45,12 +80,37 @@ class Report:
     rows: int
     clean_rows: int
     rejected_rows: int
-    findings_frame: pl.DataFrame
+    findings_data: pl.DataFrame | FindingSpool
     clean_index: pl.DataFrame | None = None  # ``line``, ``row`` of each clean-file row
     encoding: str | None = None
     delimiter: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def findings_frame(self) -> pl.DataFrame:
+        """Every finding as a polars frame (read from the spool on first use)."""
+        if isinstance(self.findings_data, FindingSpool):
+            self.findings_data = self.findings_data.scan().collect()
+        return self.findings_data
+
+    @findings_frame.setter
+    def findings_frame(self, frame: pl.DataFrame) -> None:
+        self.findings_data = frame
+
+    def _scan(self) -> pl.LazyFrame:
+        data = self.findings_data
+        return data.scan() if isinstance(data, FindingSpool) else data.lazy()
+
+    @property
+    def total_findings(self) -> int:
+        data = self.findings_data
+        return data.height
+
+    def head(self, n: int | None) -> pl.DataFrame:
+        """The first ``n`` findings (all when ``n`` is None), without loading the rest."""
+        scan = self._scan()
+        return (scan if n is None else scan.head(n)).collect()
 
     @property
     def findings(self) -> list[Finding]:
@@ -60,13 +120,17 @@ class Report:
         """``(line, column, code)`` of every finding, for tests and quick looks."""
         return list(self.findings_frame.select("line", "column", "code").iter_rows())
 
+    def _severities(self) -> dict[str, int]:
+        grouped = self._scan().group_by("severity").len().collect()
+        return {str(k): int(v) for k, v in grouped.iter_rows()}
+
     @property
     def errors(self) -> int:
-        return int((self.findings_frame["severity"] == "error").sum())
+        return self._severities().get("error", 0)
 
     @property
     def warnings(self) -> int:
-        return int((self.findings_frame["severity"] == "warning").sum())
+        return self._severities().get("warning", 0)
 
     @property
     def exit_code(self) -> int:
@@ -74,13 +138,11 @@ class Report:
         return EXIT_PROBLEMS if self.rejected_rows or self.errors else EXIT_OK
 
     def counts(self) -> dict[str, int]:
-        grouped = self.findings_frame.group_by("code").len().sort("code")
-        return dict(grouped.iter_rows())  # type: ignore[arg-type]
+        grouped = self._scan().group_by("code").len().sort("code").collect()
+        return {str(k): int(v) for k, v in grouped.iter_rows()}
 
     def to_dict(self, *, max_findings: int | None = None) -> dict[str, Any]:
-        frame = self.findings_frame
-        if max_findings is not None:
-            frame = frame.head(max_findings)
+        frame = self.head(max_findings)
         data: dict[str, Any] = {
             "object": self.object,
             "source": self.source,
@@ -89,7 +151,7 @@ class Report:
             "rejected_rows": self.rejected_rows,
             "findings": frame.to_dicts(),
             "finding_counts": self.counts(),
-            "truncated": frame.height < self.findings_frame.height,
+            "truncated": frame.height < self.total_findings,
         }
         if self.encoding:
             data["encoding"] = self.encoding
@@ -101,20 +163,35 @@ class Report:
         return data
 
     def to_json(self, *, max_findings: int | None = None) -> str:
-        """The report as JSON text. Findings are serialized by polars, one per line,
-        so a report with millions of findings is written in a second, not minutes."""
+        """The report as JSON text (see :meth:`write_json` for files)."""
+        out = io.StringIO()
+        for part in self._json_parts(max_findings):
+            out.write(part)
+        return out.getvalue()
+
+    def write_json(self, handle: IO[bytes]) -> None:
+        """Write the report as JSON to a binary file, the findings in slices, so a
+        report of millions of findings never sits in memory as one string."""
+        for part in self._json_parts(None):
+            handle.write(part.encode("utf-8"))
+        handle.write(b"\n")
+
+    def _json_parts(self, max_findings: int | None) -> Iterator[str]:
         head = self.to_dict(max_findings=0)
         del head["findings"]
-        head["truncated"] = max_findings is not None and max_findings < self.findings_frame.height
-        frame = self.findings_frame
-        if max_findings is not None:
-            frame = frame.head(max_findings)
-        lines = frame.cast({c: pl.String for c in ("column", "code", "severity", "message")})
-        # JSON escapes newlines inside strings, so the raw newlines separate the rows.
-        rows = lines.write_ndjson().rstrip("\n") if lines.height else ""
-        findings = "[\n    " + rows.replace("\n", ",\n    ") + "\n  ]" if rows else "[]"
-        text = json.dumps(head, indent=2, ensure_ascii=False)
-        return text[:-2] + ',\n  "findings": ' + findings + "\n}"
+        total = self.total_findings
+        shown = total if max_findings is None else min(max_findings, total)
+        head["truncated"] = shown < total
+        yield json.dumps(head, indent=2, ensure_ascii=False)[:-2] + ',\n  "findings": ['
+        scan = self._scan().with_columns(
+            pl.col("column", "code", "severity", "message").cast(pl.String)
+        )
+        for start in range(0, shown, _JSON_SLICE):
+            part = scan.slice(start, min(_JSON_SLICE, shown - start)).collect()
+            # JSON escapes newlines inside strings, so the raw newlines separate rows.
+            rows = part.write_ndjson().rstrip("\n")
+            yield ("\n    " if start == 0 else ",\n    ") + rows.replace("\n", ",\n    ")
+        yield "\n  ]\n}" if shown else "]\n}"
 
     def summary(self) -> str:
         return (
@@ -146,10 +223,8 @@ def render(
 
 
 def _limited(report: Report, max_findings: int | None) -> tuple[list[Finding], int]:
-    frame = report.findings_frame
-    if max_findings is not None:
-        frame = frame.head(max_findings)
-    return [Finding(**r) for r in frame.iter_rows(named=True)], report.findings_frame.height
+    frame = report.head(max_findings)
+    return [Finding(**r) for r in frame.iter_rows(named=True)], report.total_findings
 
 
 def _where(f: Finding) -> str:

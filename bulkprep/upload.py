@@ -27,7 +27,7 @@ from .client import Client
 from .engine import FINDING_SCHEMA
 from .jobs import JobStatus, file_sha256, wait_for_job
 from .journal import Journal, JournalEntry
-from .outputs import AtomicFile, write_text
+from .outputs import AtomicFile
 from .reader import LINE_COLUMN, open_csv
 from .report import EXIT_OK, EXIT_PROBLEMS, Report
 from .schema import Schema, load_schema
@@ -542,5 +542,6 @@ def _finish(result: UploadResult, report_path: str | Path | None) -> UploadResul
     result.report.extra["upload"] = result.summary()
     if report_path is not None:
         result.report.outputs["report"] = str(report_path)
-        write_text(report_path, result.report.to_json() + "\n")
+        with AtomicFile(report_path) as out:
+            result.report.write_json(out.handle)
     return result
