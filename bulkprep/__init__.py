@@ -37,7 +37,7 @@ _LAZY = {
     "clean": "api",
     "validate": "api",
     "open_csv": "reader",
-    "OutputFormat": "report",
+    "OutputFormat": "codes",
     "Report": "report",
     "render": "report",
     "upload": "upload",
@@ -53,11 +53,12 @@ _LAZY = {
 if TYPE_CHECKING:
     from .api import clean, validate
     from .client import Client
+    from .codes import OutputFormat
     from .config import Settings, load_settings
     from .jobs import wait_for_job
     from .journal import Journal
     from .reader import open_csv
-    from .report import OutputFormat, Report, render
+    from .report import Report, render
     from .signature import verify_signature
     from .upload import UploadResult, upload
 

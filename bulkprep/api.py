@@ -114,16 +114,16 @@ def _run(
     keep_index: bool = False,
 ) -> Report:
     csv_source = open_csv(source, encoding=encoding, delimiter=delimiter, batch_bytes=batch_bytes)
-    engine = Engine(schema, csv_source)
     clean_sink = rejects_sink = None
-    if outputs is not None:
-        clean_sink = CsvSink(outputs[0], schema.names)
-        rejects_sink = CsvSink(outputs[1], [*engine.raw_names, LINE_COLUMN, "_errors"])
     findings = FindingSpool()
-    findings.add(_file_findings(engine.headers.findings))
     clean_index: list[pl.DataFrame] = []
     rows = clean_rows = 0
     try:
+        engine = Engine(schema, csv_source)
+        if outputs is not None:
+            clean_sink = CsvSink(outputs[0], schema.names)
+            rejects_sink = CsvSink(outputs[1], [*engine.raw_names, LINE_COLUMN, "_errors"])
+        findings.add(_file_findings(engine.headers.findings))
         for batch in engine.batches():
             rows += batch.rows
             clean_rows += batch.clean.height
@@ -134,8 +134,8 @@ def _run(
                 if keep_index:
                     clean_index.append(batch.clean_index)
         if clean_sink is not None and rejects_sink is not None:
+            rejects_sink.commit()  # the clean file last: it is the one that gets uploaded
             clean_sink.commit()
-            rejects_sink.commit()
     except BaseException:
         for sink in (clean_sink, rejects_sink):
             if sink is not None:

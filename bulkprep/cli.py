@@ -14,7 +14,7 @@ import click
 
 from . import schema as schemas
 from ._exceptions import BulkprepError, WaitInterrupted
-from .report import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, OutputFormat, render
+from .codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, OutputFormat
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -63,19 +63,20 @@ class BulkprepGroup(click.Group):
             raise
         except WaitInterrupted as exc:
             click.echo(f"bulkprep: {exc}", err=True)
-            ctx.exit(130)
+            ctx.exit(EXIT_INTERRUPTED)
         except BulkprepError as exc:
             click.echo(f"bulkprep: error: {exc}", err=True)
             ctx.exit(EXIT_ERROR)
         except KeyboardInterrupt:
             click.echo("bulkprep: interrupted", err=True)
-            ctx.exit(130)
+            ctx.exit(EXIT_INTERRUPTED)
         except Exception as exc:  # a bug: one line, the traceback only with --debug
             if ctx.params.get("debug"):
                 raise
+            # Only the exception's type: its text may quote data or request headers.
             click.echo(
-                f"bulkprep: internal error: {type(exc).__name__}: {exc} "
-                "(please report it; rerun with --debug for the traceback)",
+                f"bulkprep: internal error ({type(exc).__name__}); please report it, and "
+                "rerun with --debug for the details",
                 err=True,
             )
             ctx.exit(EXIT_ERROR)
@@ -140,6 +141,7 @@ def clean_cmd(
     the file has an error, 2 when it could not run.
     """
     from . import api
+    from .report import render
 
     result = api.clean(
         object_name,
@@ -190,6 +192,7 @@ def validate_cmd(
     rejected or a file has an error, 2 when it could not run.
     """
     from . import api
+    from .report import render
 
     schema = schemas.load_schema(object_name, schemas_dir=_schemas_dir(ctx))
     reports = [api.validate(schema, f, encoding=encoding, delimiter=delimiter) for f in files]

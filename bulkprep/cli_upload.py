@@ -20,8 +20,8 @@ from typing import Any
 import click
 
 from .cli import cli, schema_group
+from .codes import EXIT_OK, EXIT_PROBLEMS, OutputFormat
 from .config import Settings, load_settings, signature_key
-from .report import EXIT_OK, EXIT_PROBLEMS, OutputFormat, render
 
 
 def _api_options(func: Any) -> Any:
@@ -111,6 +111,8 @@ class _UploadView:
         getattr(self, f"on_{kind}")(**data)
 
     def on_cleaned(self, report: Any) -> None:
+        from .report import render
+
         click.echo(render([report], OutputFormat.TEXT, max_findings=self.max_findings), nl=False)
 
     def on_uploading(self, chunk: Any) -> None:

@@ -309,7 +309,14 @@ def _check_secret(values: Mapping[str, Any], key: str, where: str) -> str | None
         return None
     if not isinstance(value, str):
         raise ConfigError(f"{key} must be a string (from {where})")
-    return value.strip() or None
+    value = value.strip()
+    if any(c.isspace() or not c.isprintable() or c == "," for c in value):
+        # It goes into one Authorization header; never echo it in the message.
+        raise ConfigError(
+            f"{key} (from {where}) contains white space, a comma or a control character; "
+            "check that it was copied whole and on one line"
+        )
+    return value or None
 
 
 def _check_timeout(value: Any, where: str) -> Timeout:

@@ -131,6 +131,7 @@ class Engine:
         self.unique = {
             c.name: SeenValues() for c in schema.columns if c.unique and c.name in present
         }
+        self._seen_exact: dict[str, dict[str, int]] = {n: {} for n in self.unique}
         self.rows = 0
         width = len(source.header)
         self.raw_names = _unique_names(source.header, width)
@@ -195,11 +196,18 @@ class Engine:
         return pl.concat([f.select(INDEX) for f in frames])[INDEX].unique()
 
     def _duplicates(self, frame: pl.DataFrame, errors: pl.Series) -> pl.DataFrame:
-        out = []
         eligible = ~frame[INDEX].is_in(errors.implode())
-        for name, seen in self.unique.items():
-            eligible_col = eligible & frame[ok_col(name)].fill_null(True)
-            first = seen.first_lines(frame[name], frame[LINE_COLUMN], eligible_col)
+        if len(self.unique) > 1:
+            firsts = self._multi_unique(frame, eligible)
+        else:
+            firsts = {
+                name: seen.first_lines(
+                    frame[name], frame[LINE_COLUMN], eligible & frame[ok_col(name)].fill_null(True)
+                )
+                for name, seen in self.unique.items()
+            }
+        out = []
+        for name, first in firsts.items():
             dups = frame.with_columns(first.alias("§first")).filter(pl.col("§first").is_not_null())
             if dups.height:
                 out.append(
@@ -215,6 +223,28 @@ class Engine:
                     )
                 )
         return pl.concat(out) if out else pl.DataFrame(schema={INDEX: pl.Int64})
+
+    def _multi_unique(self, frame: pl.DataFrame, eligible: pl.Series) -> dict[str, pl.Series]:
+        """Several unique columns: row by row, so that a row rejected as a duplicate in
+        one column does not claim its values in the others (keep-first, exactly)."""
+        names = list(self.unique)
+        values = {n: frame[n].to_list() for n in names}
+        valid = {n: frame[ok_col(n)].fill_null(True).to_list() for n in names}
+        lines = frame[LINE_COLUMN].to_list()
+        ok = eligible.to_list()
+        firsts: dict[str, list[int | None]] = {n: [None] * frame.height for n in names}
+        for i, line in enumerate(lines):
+            if not ok[i]:
+                continue
+            keys = {n: values[n][i] for n in names if valid[n][i] and values[n][i] is not None}
+            hits = {n: self._seen_exact[n].get(k) for n, k in keys.items()}
+            if any(v is not None for v in hits.values()):
+                for n, first in hits.items():
+                    firsts[n][i] = first
+                continue
+            for n, k in keys.items():
+                self._seen_exact[n][k] = line
+        return {n: pl.Series(n, firsts[n], dtype=pl.Int64) for n in names}
 
     def _findings(
         self, frame: pl.DataFrame, parts: list[pl.DataFrame], structural: pl.DataFrame

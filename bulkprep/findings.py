@@ -304,6 +304,17 @@ CATALOG: dict[str, Code] = {
         ),
         # Server side
         _c(
+            "server-count-mismatch",
+            "Server counts disagree",
+            F,
+            W,
+            "A finished job's own record counts (recordsCount, recordsFailedCount) do not "
+            "match the rows sent or the failed records its error list returned. The rows are "
+            "still counted from the error list; check the job with `bulkprep status` and "
+            "`bulkprep errors`.",
+            "Job 12 reports 3 failed records but its error list has 2.",
+        ),
+        _c(
             "server-rejected",
             "Refused by the server",
             R,

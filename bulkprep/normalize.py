@@ -39,7 +39,8 @@ DEFAULT_FORMATS = {
     "date": ("%Y-%m-%d",),
     "datetime": ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f"),
 }
-ISO_FORMAT = {"date": "%Y-%m-%d", "datetime": "%Y-%m-%dT%H:%M:%S"}
+# %.f writes a fraction of a second only when there is one, so none is lost.
+ISO_FORMAT = {"date": "%Y-%m-%d", "datetime": "%Y-%m-%dT%H:%M:%S%.f"}
 
 INDEX = "_index"
 

@@ -18,12 +18,12 @@ import json
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
 import polars as pl
 
+from .codes import EXIT_OK, EXIT_PROBLEMS, OutputFormat
 from .findings import CATALOG, Finding
 
 _JSON_SLICE = 50_000
@@ -36,9 +36,6 @@ FINDING_SCHEMA = {
     "severity": pl.String,
     "message": pl.String,
 }
-EXIT_OK = 0
-EXIT_PROBLEMS = 1
-EXIT_ERROR = 2
 
 
 class FindingSpool:
@@ -62,13 +59,6 @@ class FindingSpool:
         if not self._parts:
             return pl.LazyFrame(schema=FINDING_SCHEMA)
         return pl.scan_ipc(self._parts)
-
-
-class OutputFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
-    GITHUB = "github"
-    JUNIT = "junit"
 
 
 @dataclass

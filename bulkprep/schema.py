@@ -15,7 +15,6 @@ schemas bundled with the package.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -25,7 +24,7 @@ import jsonschema
 import yaml
 
 from ._exceptions import SchemaError
-from .findings import CATALOG
+from .findings import CATALOG, Scope
 
 TEXT_TYPES = frozenset({"string", "enum"})
 SCHEMA_JSON = Path(__file__).with_name("schema.json")
@@ -227,8 +226,12 @@ def _column(raw: dict[str, Any], formula: str) -> Column:
 
 def _check_semantics(schema: Schema, source: str) -> None:
     seen: dict[str, str] = {}
+    names: set[str] = set()
     for i, col in enumerate(schema.columns):
         where = f"{source}: columns[{i}] ({col.name})"
+        if col.name in names:
+            raise SchemaError(f"{where}: another column has the same name; names must differ")
+        names.add(col.name)
         for key in [col.name, *col.aliases]:
             folded = fold_header(key)
             if folded in seen and seen[folded] != col.name:
@@ -239,10 +242,19 @@ def _check_semantics(schema: Schema, source: str) -> None:
         if col.values is not None and col.type not in TEXT_TYPES:
             raise SchemaError(f"{where}: 'values' is allowed on string and enum columns only")
         if col.pattern is not None:
-            try:
-                re.compile(col.pattern)
-            except re.error as exc:
-                raise SchemaError(f"{where}: 'pattern' is not a valid regex ({exc})") from exc
+            problem = _regex_problem(col.pattern)
+            if problem:
+                raise SchemaError(
+                    f"{where}: 'pattern' is not a valid regular expression for polars "
+                    f"(Rust regex syntax: no look-around or back-references): {problem}"
+                )
+        if col.values and not col.case_sensitive:
+            spellings = [v.casefold() for v in col.values]
+            if len(set(spellings)) != len(spellings):
+                raise SchemaError(
+                    f"{where}: 'values' lists the same value in two cases; remove one, or "
+                    "set case_sensitive: true"
+                )
         if (
             col.min_length is not None
             and col.max_length is not None
@@ -263,19 +275,37 @@ def _check_semantics(schema: Schema, source: str) -> None:
         if col.formats and col.type not in ("date", "datetime"):
             raise SchemaError(f"{where}: 'formats' applies to date and datetime columns")
         for code in col.severity:
-            if code not in CATALOG:
-                raise SchemaError(
-                    f"{where}: severity names unknown finding code {code!r}; "
-                    f"known codes: {', '.join(sorted(CATALOG))}"
-                )
+            _check_code(code, where, file_level=False)
     for code in schema.severity:
-        if code not in CATALOG:
-            raise SchemaError(
-                f"{source}: severity names unknown finding code {code!r}; "
-                f"known codes: {', '.join(sorted(CATALOG))}"
-            )
+        _check_code(code, source, file_level=True)
     if schema.identifier is not None and schema.identifier not in schema.names:
         raise SchemaError(f"{source}: identifier {schema.identifier!r} is not a column")
+
+
+def _check_code(code: str, where: str, *, file_level: bool) -> None:
+    """A severity override names a known code of the right level (file vs column)."""
+    entry = CATALOG.get(code)
+    if entry is None:
+        raise SchemaError(
+            f"{where}: severity names unknown finding code {code!r}; "
+            f"known codes: {', '.join(sorted(CATALOG))}"
+        )
+    if (entry.scope == Scope.FILE) != file_level and code != "missing-column":
+        level = "the schema's top-level" if file_level else "a column's"
+        right = "a column's severity" if file_level else "the top-level severity"
+        raise SchemaError(f"{where}: {code!r} cannot be set in {level} severity; use {right}")
+
+
+def _regex_problem(pattern: str) -> str | None:
+    """The first line of polars' complaint about ``pattern``, or None if it compiles."""
+    import polars as pl  # here, so that loading a schema does not load the data engine
+
+    try:
+        pl.Series([""]).str.contains(pattern)
+    except pl.exceptions.ComputeError as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip().startswith("error:")]
+        return lines[0].removeprefix("error: ") if lines else str(exc).splitlines()[0]
+    return None
 
 
 def _describe(error: jsonschema.ValidationError, data: Any) -> str:

@@ -27,7 +27,7 @@ from .client import Client
 from .engine import FINDING_SCHEMA
 from .jobs import JobStatus, file_sha256, wait_for_job
 from .journal import Journal, JournalEntry
-from .outputs import AtomicFile
+from .outputs import AtomicFile, check_not_input
 from .reader import LINE_COLUMN, open_csv
 from .report import EXIT_OK, EXIT_PROBLEMS, Report
 from .schema import Schema, load_schema
@@ -89,7 +89,8 @@ class UploadResult:
     """What happened to every row of one upload."""
 
     report: Report
-    state: str  # dry-run | refused-invalid | nothing-to-upload | submitted | finished
+    # dry-run | refused-invalid | nothing-to-upload | submitted | finished | interrupted
+    state: str
     target: str
     chunks: list[Chunk] = field(default_factory=list)
     jobs: list[JobOutcome] = field(default_factory=list)
@@ -124,8 +125,10 @@ class UploadResult:
             "target": self.target,
             "read": self.read,
             "rejected_locally": self.rejected,
-            "imported": self.imported if self.state == "finished" else None,
-            "refused_by_server": self.refused if self.state == "finished" else None,
+            "imported": self.imported if self.state in ("finished", "interrupted") else None,
+            "refused_by_server": self.refused
+            if self.state in ("finished", "interrupted")
+            else None,
             "jobs": [j.to_dict() for j in self.jobs],
         }
 
@@ -173,6 +176,8 @@ def upload(
     if key is not None and key not in schema.names:
         raise ConfigError(f"identifier {key!r} is not a column of schema {schema.object!r}")
     target = client.settings.host if client is not None else "(dry run)"
+    if str(source) != "-":
+        check_not_input(source, output, rejects, report)
     with ExitStack() as stack:
         path = _readable(source, stack)
         result_report = api.clean(
@@ -238,19 +243,26 @@ def upload(
         if not wait:
             result.state = "submitted"
             return _finish(result, report)
-        for outcome in result.jobs:
-            _wait(
-                client,
-                journal,
-                outcome,
-                timeout,
-                on_event,
-                sleep,
-                clock,
-                poll_first,
-                poll_max,
-                result,
-            )
+        try:
+            for outcome in result.jobs:
+                _wait(
+                    client,
+                    journal,
+                    outcome,
+                    timeout,
+                    on_event,
+                    sleep,
+                    clock,
+                    poll_first,
+                    poll_max,
+                    result,
+                )
+        except (WaitTimeout, WaitInterrupted):
+            # Account for the jobs that did end, and keep the report, before stopping.
+            result.state = "interrupted"
+            _reconcile(result, schema, key, path, encoding, delimiter)
+            _finish(result, report)
+            raise
         result.state = "finished"
         _reconcile(result, schema, key, path, encoding, delimiter)
         return _finish(result, report)
@@ -460,6 +472,8 @@ def _reconcile(
                 }
             )
             continue
+        if outcome.final is not None:
+            rows.extend(_count_checks(outcome))
         positions = _positions(chunk, outcome.failed, key)
         for failure, position in zip(outcome.failed, positions, strict=True):
             raw_record = failure.get("record")
@@ -489,6 +503,33 @@ def _reconcile(
         "line", pl.format("{}: {}", pl.col("code"), pl.col("message")).alias("message")
     )
     _append_rejects(report, pl.concat([per_row, *whole_chunks]), source, encoding, delimiter)
+
+
+def _count_checks(outcome: JobOutcome) -> list[dict[str, Any]]:
+    """Warnings where the job's own counts disagree with what was sent or listed."""
+    final, chunk = outcome.final, outcome.chunk
+    assert final is not None
+    problems = []
+    if final.records_count is not None and final.records_count != chunk.rows:
+        problems.append(f"reports {final.records_count} records but {chunk.rows} rows were sent")
+    failed = final.records_failed_count
+    if failed is not None and failed != len(outcome.failed):
+        problems.append(
+            f"reports {failed} failed records but its error list has {len(outcome.failed)}"
+        )
+    return [
+        {
+            "line": None,
+            "row": None,
+            "column": None,
+            "value": None,
+            "code": "server-count-mismatch",
+            "severity": "warning",
+            "message": f"job {outcome.job_id} {problem}; check it with `bulkprep status "
+            f"{outcome.job_id}` and `bulkprep errors {outcome.job_id}`",
+        }
+        for problem in problems
+    ]
 
 
 def _positions(chunk: Chunk, failed: list[dict[str, Any]], key: str | None) -> list[int | None]:

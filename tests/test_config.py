@@ -208,3 +208,17 @@ def test_mask() -> None:
 def test_host_drops_user_info_and_query() -> None:
     settings = Settings(base_url="https://x.test/api/?q=1")
     assert settings.host == "https://x.test/api"
+
+
+@pytest.mark.parametrize("bad", ["abc def", "abc\ndef", "abc,def", "abc\x00def"])
+def test_a_secret_that_cannot_go_into_one_header_is_refused_unseen(bad: str) -> None:
+    env = {
+        "BULKPREP_USER_SECRET": bad + "SECRET123",
+        "BULKPREP_ORG_SECRET": "org",
+        "BULKPREP_ELEMENT_TOKEN": "elem",
+        "BULKPREP_CONFIG": "",
+    }
+    with pytest.raises(ConfigError) as info:
+        load_settings(env=env)
+    assert "user_secret" in str(info.value)
+    assert "SECRET123" not in str(info.value)

@@ -22,6 +22,7 @@ from bulkprep._exceptions import (
     BulkprepError,
     ConfigError,
     DuplicateUploadError,
+    OutputError,
     WaitInterrupted,
     WaitTimeout,
 )
@@ -626,3 +627,30 @@ def test_secrets_stay_out_of_reports_journal_files_errors_and_logs(
         for secret in (*SECRET_VALUES, wrong.user):
             assert secret not in text
     assert isinstance(info.value, BulkprepError)
+
+
+def test_report_path_that_is_the_input_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    source = copy_sample(tmp_path)
+    before = source.read_bytes()
+    with pytest.raises(OutputError, match="is the input file"):
+        run(None, None, source, dry_run=True, report=source)
+    assert source.read_bytes() == before
+    assert not (tmp_path / "contacts.clean.csv").exists()
+
+
+def test_an_interrupted_wait_still_writes_the_report(
+    client: Client, journal: Journal, tmp_path: Path
+) -> None:
+    source = copy_sample(tmp_path)
+    report = tmp_path / "report.json"
+
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(WaitInterrupted):
+        run(client, journal, source, report=report, sleep=interrupt)
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["upload"]["state"] == "interrupted"
+    assert data["rows"] == 10 and len(data["upload"]["jobs"]) == 1

@@ -167,8 +167,8 @@ class Sandbox:
         """Stop serving and processing, close the database, free the port. Idempotent."""
         server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
-            if self._thread is not None:
+            if self._thread is not None and self._thread.is_alive():
+                server.shutdown()  # waits for serve_forever, so only once it runs
                 self._thread.join(5)
             server.server_close()
         if self._app is not None:
