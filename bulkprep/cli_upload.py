@@ -232,6 +232,8 @@ def upload_cmd(ctx: click.Context, object_name: str, file: str, **opts: Any) -> 
             timeout=opts["timeout"],
             force=opts["force"],
             on_event=view,
+            # the local sandbox answers at once: poll it often; a real platform gently
+            poll_max=2.0 if opts["sandbox"] else 10.0,
         )
 
     if opts["dry_run"]:
