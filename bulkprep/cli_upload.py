@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from .cli import cli, schema_group
+from .cli import _input_options, cli, schema_group
 from .codes import EXIT_OK, EXIT_PROBLEMS, OutputFormat
 from .config import Settings, load_settings, signature_key
 
@@ -33,6 +33,16 @@ def _api_options(func: Any) -> Any:
         "--profile", metavar="NAME", help="Profile of the config file to use for credentials."
     )(func)
     return func
+
+
+_text_or_json = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for programs.",
+)
 
 
 def _sandbox_option(func: Any) -> Any:
@@ -188,8 +198,7 @@ class _UploadView:
     show_default=True,
     help="Findings of the cleaning to print.",
 )
-@click.option("--encoding", metavar="NAME", help="Text encoding of the input.")
-@click.option("--delimiter", metavar="CHAR", help="Field delimiter of the input.")
+@_input_options
 @_api_options
 @_sandbox_option
 @click.pass_context
@@ -291,14 +300,7 @@ def _render_upload(result: Any) -> None:
 @click.option(
     "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Jobs to list."
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text for people, json for programs.",
-)
+@_text_or_json
 @click.option("--remote", is_flag=True, help="List the platform's jobs instead of the journal.")
 @click.option("--object", "object_name", metavar="OBJECT", help="Only jobs of this object.")
 @_api_options
@@ -427,14 +429,7 @@ def wait_cmd(
 
 
 @_job_command("errors", "List a job's failed records with the server's reasons.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text for people, json for programs.",
-)
+@_text_or_json
 @click.pass_context
 def errors_cmd(
     ctx: click.Context,

@@ -9,6 +9,7 @@ to its source line, and a row appended to the rejects file). The summary states
 from __future__ import annotations
 
 import csv
+import itertools
 import shutil
 import sys
 import tempfile
@@ -299,27 +300,18 @@ def _plan(clean: Path, rows: int, chunk_rows: int | None) -> list[Chunk]:
 
 
 def _split(clean: Path, rows: int, chunk_rows: int | None) -> list[Chunk]:
-    """The clean file as one chunk, or cut into files of at most ``chunk_rows`` rows."""
-    if not chunk_rows or rows <= chunk_rows:
-        return [Chunk(1, 1, clean, rows, 0)]
-    count = -(-rows // chunk_rows)
-    stem = clean.name[: -len(".csv")] if clean.name.endswith(".csv") else clean.name
-    chunks = []
+    """The clean file as one chunk, or cut into the files :func:`_plan` names."""
+    chunks = _plan(clean, rows, chunk_rows)
+    if len(chunks) == 1:
+        return chunks
     with clean.open(newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
         header = next(reader)
-        for index in range(1, count + 1):
-            path = clean.with_name(f"{stem}.part{index}of{count}.csv")
-            written = 0
-            with AtomicFile(path) as out, _text(out.handle) as text:
+        for chunk in chunks:
+            with AtomicFile(chunk.path) as out, _text(out.handle) as text:
                 writer = csv.writer(text, lineterminator="\n")
                 writer.writerow(header)
-                for record in reader:
-                    writer.writerow(record)
-                    written += 1
-                    if written == chunk_rows:
-                        break
-            chunks.append(Chunk(index, count, path, written, (index - 1) * chunk_rows))
+                writer.writerows(itertools.islice(reader, chunk.rows))
     return chunks
 
 
