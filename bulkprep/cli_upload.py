@@ -328,7 +328,8 @@ def jobs_cmd(
         for j in jobs:
             click.echo(
                 f"{j.id:>8}  {j.created}  {j.raw.get('objectName', ''):<10} {j.status:<10}"
-                f" {j.records_count} records, {j.records_failed_count or 0} failed  {j.file_name}"
+                f" {j.records_count or 0} records, {j.records_failed_count or 0} failed"
+                f"  {j.file_name}"
             )
         if not jobs:
             click.echo("no jobs on the platform" + (f" for {object_name}" if object_name else ""))

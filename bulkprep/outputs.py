@@ -18,6 +18,15 @@ import polars as pl
 from ._exceptions import OutputError
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it: once, at import
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 class AtomicFile:
     """A binary file that appears at ``path`` only when committed."""
 
@@ -31,9 +40,7 @@ class AtomicFile:
             raise OutputError(f"{self.path}: cannot be written ({exc.strerror or exc})") from exc
         self._tmp = Path(tmp)
         # mkstemp creates the file private (0600); give it the usual mode for new files.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         self.handle: IO[bytes] = os.fdopen(fd, "wb")
 
     def commit(self) -> None:

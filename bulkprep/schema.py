@@ -7,9 +7,9 @@ check them too); any unknown key or wrong value is a :class:`SchemaError` that
 names the file, the key and what is allowed. The format is documented in
 ``docs/schema-format.md``.
 
-Lookup order for schema folders: ``schemas_dir`` argument (``--schemas``), the
-``BULKPREP_SCHEMAS`` environment variable, ``./schemas`` if present, then the
-schemas bundled with the package.
+Lookup order for schema folders: the ``schemas_dir`` argument (the command line's
+``--schemas``, or the ``BULKPREP_SCHEMAS`` environment variable that click reads
+for it), ``./schemas`` if present, then the schemas bundled with the package.
 """
 
 from __future__ import annotations

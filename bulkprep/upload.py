@@ -204,7 +204,8 @@ def upload(
             result.state = "dry-run"
             return _finish(result, report)
         result.chunks = _split(clean_path, result_report.clean_rows, chunk_rows)
-        assert journal is not None
+        if journal is None:
+            raise ConfigError("upload needs a journal to record its jobs (bulkprep.Journal)")
         result.chunks, earlier = _guard(result.chunks, schema.object, client, journal, force)
         for chunk in result.chunks:
             if chunk.index in earlier:
