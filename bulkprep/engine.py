@@ -10,6 +10,7 @@ loops over rows in Python.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
@@ -138,8 +139,14 @@ class Engine:
         self._file_errors = "; ".join(f"{f.code}: {f.message}" for f in self.headers.fatal)
 
     def batches(self) -> Iterator[BatchResult]:
-        for raw in self.source.batches():
-            yield self.process(raw)
+        """Process the file batch by batch; the next block is read and parsed in a
+        background thread while this one is processed (polars releases the GIL)."""
+        raws = self.source.batches()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulkprep-read") as pool:
+            upcoming = pool.submit(next, raws, None)
+            while (raw := upcoming.result()) is not None:
+                upcoming = pool.submit(next, raws, None)
+                yield self.process(raw)
 
     def process(self, raw: RawBatch) -> BatchResult:
         frame = raw.frame.with_columns(
