@@ -22,6 +22,7 @@ import click
 from .cli import _input_options, cli, schema_group
 from .codes import EXIT_OK, EXIT_PROBLEMS, OutputFormat
 from .config import Settings, load_settings, signature_key
+from .findings import Finding
 
 
 def _api_options(func: Any) -> Any:
@@ -282,7 +283,7 @@ def _render_upload(result: Any) -> None:
         for job in result.jobs:
             click.echo(f"job {job.job_id} submitted; follow it with: bulkprep wait {job.job_id}")
     else:
-        server = [f for f in report.findings if f.code == "server-rejected"]
+        server = [Finding(**r) for r in report.with_code("server-rejected").iter_rows(named=True)]
         for f in server[:20]:
             where = f"line {f.line}" if f.line is not None else "file"
             if f.column:

@@ -102,6 +102,10 @@ class Report:
         scan = self._scan()
         return (scan if n is None else scan.head(n)).collect()
 
+    def with_code(self, code: str) -> pl.DataFrame:
+        """The findings with one code, without loading the others."""
+        return self._scan().filter(pl.col("code") == code).collect()
+
     @property
     def findings(self) -> list[Finding]:
         return [Finding(**row) for row in self.findings_frame.iter_rows(named=True)]
