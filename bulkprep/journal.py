@@ -163,6 +163,13 @@ class Journal:
                 return None
         return self.get(job_id, host)
 
+    def remove(self, job_id: str, host: str) -> None:
+        """Forget an entry (a placeholder written while an upload was being sent)."""
+        with self._connect() as conn:
+            conn.execute(
+                "DELETE FROM jobs WHERE job_id = ? AND host = ?", (str(job_id), public_url(host))
+            )
+
     def get(self, job_id: str, host: str | None = None) -> JournalEntry | None:
         """The entry for ``job_id`` (on ``host``, or the newest on any host)."""
         query = "SELECT * FROM jobs WHERE job_id = ?"

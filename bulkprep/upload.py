@@ -16,17 +16,23 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
 import polars as pl
 
 from . import api
-from ._exceptions import ConfigError, DuplicateUploadError, WaitInterrupted, WaitTimeout
+from ._exceptions import (
+    BulkprepError,
+    ConfigError,
+    DuplicateUploadError,
+    WaitInterrupted,
+    WaitTimeout,
+)
 from .client import Client
 from .engine import FINDING_SCHEMA
-from .jobs import JobStatus, file_sha256, wait_for_job
+from .jobs import Job, JobStatus, file_sha256, wait_for_job
 from .journal import Journal, JournalEntry
 from .outputs import AtomicFile, check_not_input
 from .reader import LINE_COLUMN, open_csv
@@ -215,30 +221,36 @@ def upload(
                 _emit(on_event, "reused", outcome=outcome)
                 continue
             _emit(on_event, "uploading", chunk=chunk)
-            job = client.create_bulk_upload(
-                schema.object,
-                chunk.path,
-                identifier_field=key if (upsert or identifier) else None,
-                action="upsert" if upsert else None,
-                callback_url=callback_url,
-                progress=_progress(on_event, chunk),
+            entry = JournalEntry(
+                job_id=f"{PENDING}{chunk.sha256[:16]}",
+                host=client.settings.host,
+                hub=client.settings.hub,
+                object_name=schema.object,
+                source=result_report.source,
                 sha256=chunk.sha256,
+                rows=chunk.rows,
+                chunk_index=chunk.index,
+                chunk_count=chunk.count,
+                status="SENDING",
+            )
+            # Journaled before sending: if the run dies while the server may be taking
+            # the file, the next run finds this entry and does not send the bytes again.
+            journal.add(entry)
+            job = _send(
+                client,
+                journal,
+                entry,
+                chunk,
+                schema,
+                key,
+                upsert,
+                identifier,
+                callback_url,
+                on_event,
             )
             outcome = JobOutcome(chunk, job.id, job.remote_name, job.adopted)
             journal.add(
-                JournalEntry(
-                    job_id=job.id,
-                    host=client.settings.host,
-                    hub=client.settings.hub,
-                    object_name=schema.object,
-                    remote_name=job.remote_name,
-                    source=result_report.source,
-                    sha256=chunk.sha256,
-                    rows=chunk.rows,
-                    chunk_index=chunk.index,
-                    chunk_count=chunk.count,
-                    status=job.status,
-                )
+                replace(entry, job_id=job.id, remote_name=job.remote_name, status=job.status)
             )
             result.jobs.append(outcome)
             _emit(on_event, "created", outcome=outcome)
@@ -269,6 +281,51 @@ def upload(
         _reconcile(result, schema, key, path, encoding, delimiter)
         return _finish(result, report)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+PENDING = "pending-"  # job id of a journal entry written before the job id is known
+
+
+def _send(
+    client: Client,
+    journal: Journal,
+    entry: JournalEntry,
+    chunk: Chunk,
+    schema: Schema,
+    key: str | None,
+    upsert: bool,
+    identifier: str | None,
+    callback_url: str | None,
+    on_event: Event | None,
+) -> Job:
+    """Create the job of one chunk. The placeholder entry is dropped once the client has
+    settled what happened (a job, a refusal, or an ambiguity it reported after reading
+    the job list), and kept only when the run stops in the middle of sending."""
+    host = client.settings.host
+    try:
+        job = client.create_bulk_upload(
+            schema.object,
+            chunk.path,
+            identifier_field=key if (upsert or identifier) else None,
+            action="upsert" if upsert else None,
+            callback_url=callback_url,
+            progress=_progress(on_event, chunk),
+            sha256=chunk.sha256,
+        )
+    except BulkprepError:
+        # Settled by the client: no job, or an AmbiguousUploadError that already says
+        # how to check the job list before uploading again.
+        journal.remove(entry.job_id, host)
+        raise
+    except KeyboardInterrupt:
+        raise WaitInterrupted(
+            f"interrupted while sending {chunk.path}; the server may have created a job. "
+            f"Check `bulkprep jobs --remote --object {schema.object}` for it before "
+            "uploading again (a rerun refuses these bytes until then, or with --force)",
+            [],
+        ) from None
+    journal.remove(entry.job_id, host)
+    return job
 
 
 def _readable(source: str | Path, stack: ExitStack) -> Path:
@@ -351,6 +408,13 @@ def _guard(
             digest, object_name, client.settings.host, client.settings.hub
         )
         if entry is not None and not force:
+            if entry.job_id.startswith(PENDING):
+                raise DuplicateUploadError(
+                    f"an earlier upload of {chunk.path} to {object_name} on {entry.host} was "
+                    f"cut off ({entry.created}) before its job id was known, so the server "
+                    f"may have it. Check `bulkprep jobs --remote --object {object_name}`; "
+                    "pass --force to upload it anyway"
+                )
             earlier[chunk.index] = entry
     if earlier and len(earlier) == len(hashed):
         first = earlier[hashed[0].index]

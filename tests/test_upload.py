@@ -654,3 +654,23 @@ def test_an_interrupted_wait_still_writes_the_report(
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["upload"]["state"] == "interrupted"
     assert data["rows"] == 10 and len(data["upload"]["jobs"]) == 1
+
+
+def test_an_upload_cut_off_while_sending_is_not_sent_again_blindly(
+    sandbox: Sandbox, client: Client, journal: Journal, tmp_path: Path
+) -> None:
+    source = copy_sample(tmp_path)
+
+    def ctrl_c_while_sending(kind: str, **data: Any) -> None:
+        if kind == "progress":
+            raise KeyboardInterrupt
+
+    with pytest.raises(WaitInterrupted, match="may have created a job"):
+        run(client, journal, source, on_event=ctrl_c_while_sending)
+    pending = [e for e in journal.list() if e.status == "SENDING"]
+    assert len(pending) == 1 and pending[0].job_id.startswith("pending-")
+    with pytest.raises(DuplicateUploadError, match="cut off"):
+        run(client, journal, source)
+    result = run(client, journal, source, force=True)
+    assert result.state == "finished" and result.imported == 10
+    assert [e.status for e in journal.list()] == ["COMPLETED"]
