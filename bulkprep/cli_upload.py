@@ -320,7 +320,9 @@ def jobs_cmd(
     platform's list also shows jobs whose creation bulkprep could not confirm.
     """
     if remote:
-        where = "object_name='{}'".format(object_name.replace("'", "''")) if object_name else None
+        from .jobs import object_filter
+
+        where = object_filter(object_name) if object_name else None
         with _connection(profile=profile, base_url=base_url, hub=hub) as (client, _):
             jobs = list(itertools.islice(client.iter_jobs(where), limit))
         if fmt == "json":
@@ -335,10 +337,9 @@ def jobs_cmd(
         if not jobs:
             click.echo("no jobs on the platform" + (f" for {object_name}" if object_name else ""))
         return
-    from .config import default_state_dir
     from .journal import Journal
 
-    journal = Journal(default_state_dir() / "journal.sqlite3")
+    journal = Journal()
     entries = [e for e in journal.list() if not object_name or e.object_name == object_name]
     entries = entries[:limit]
     if fmt == "json":

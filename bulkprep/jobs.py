@@ -161,6 +161,11 @@ class JobLister(Protocol):
     ) -> Iterator[JobStatus]: ...
 
 
+def object_filter(object_name: str) -> str:
+    """The job list's ``where`` expression for one object, quoted."""
+    return "object_name='{}'".format(object_name.replace("'", "''"))
+
+
 def find_upload_job(
     lister: JobLister, object_name: str, remote_name: str, *, since: float, source: object = ""
 ) -> JobStatus | None:
@@ -169,7 +174,7 @@ def find_upload_job(
     Only jobs created at or after ``since`` (epoch seconds, less ``CLOCK_SKEW``) count.
     More than one match raises :class:`AmbiguousUploadError`.
     """
-    where = "object_name='{}'".format(object_name.replace("'", "''"))
+    where = object_filter(object_name)
     matches: list[JobStatus] = []
     for job in lister.iter_jobs(where):
         created = parse_timestamp(job.created)

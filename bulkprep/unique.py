@@ -24,9 +24,6 @@ class SeenValues:
     def __init__(self) -> None:
         self._runs: list[pl.DataFrame] = []  # each sorted by (h1, h2): h1, h2, first
 
-    def __len__(self) -> int:
-        return sum(run.height for run in self._runs)
-
     def first_lines(self, values: pl.Series, lines: pl.Series, eligible: pl.Series) -> pl.Series:
         """Per row: the line of an earlier occurrence of its value, or null.
 

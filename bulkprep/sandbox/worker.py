@@ -18,10 +18,7 @@ logged; they never stop the worker.
 
 from __future__ import annotations
 
-import base64
 import csv
-import hashlib
-import hmac
 import json
 import logging
 import queue
@@ -32,6 +29,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from ..signature import sign
 from .store import Job, Store
 
 log = logging.getLogger("bulkprep.sandbox")
@@ -50,12 +48,6 @@ def is_local_url(url: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and host is not None and host.lower() in LOCAL_HOSTS
-
-
-def signature(body: bytes, key: str) -> str:
-    """The ``Elements-Webhook-Signature`` value: ``sha256=`` + base64 HMAC-SHA256 of ``body``."""
-    digest = hmac.new(key.encode("utf-8"), body, hashlib.sha256).digest()
-    return "sha256=" + base64.b64encode(digest).decode("ascii")
 
 
 class _Stopped(Exception):
@@ -257,7 +249,7 @@ class Worker:
         body = json.dumps(job.to_json()).encode("utf-8")
         headers = {"Content-Type": "application/json"}
         if self.signature_key:
-            headers["Elements-Webhook-Signature"] = signature(body, self.signature_key)
+            headers["Elements-Webhook-Signature"] = sign(body, self.signature_key)
         try:
             response = self._http.post(url, data=body, headers=headers, timeout=5)
         except requests.RequestException as exc:
