@@ -31,7 +31,7 @@ from ._exceptions import (
 from .findings import CATALOG, Finding, Severity
 from .schema import Column, Schema, load_schema
 
-# Names from modules that import polars, pandera or requests are loaded on first use,
+# Names from modules that import polars or requests are loaded on first use,
 # so `import bulkprep.client` or `bulkprep jobs` do not pay for the data engine.
 _LAZY = {
     "clean": "api",

@@ -1,36 +1,42 @@
-"""Checks: a pandera polars schema compiled from a bulkprep schema.
+"""Checks: the constraints of a bulkprep schema compiled to polars expressions.
 
-Each constraint of a column becomes a pandera check whose failures map back to a
-finding code of the catalog:
+Each constraint of a column becomes a :class:`Rule`: a boolean polars expression
+that is True where a row fails it, the finding code it maps to, its severity and a
+message. The repairs of ``bulkprep.normalize`` (trimmed white space, a lower-cased
+email …) are rules of the same shape, with warning severity:
 
-========================  =======================================  ===================
-constraint                pandera                                  finding code
-========================  =======================================  ===================
-required                  ``Column(nullable=False)``               missing-value
-type (email, phone, …)    custom check on the normalizer's verdict invalid-<type>
-min_length / max_length   ``Check.str_length``                     too-short / too-long
-pattern                   ``Check.str_matches`` (whole value)      pattern-mismatch
-values / enum             ``Check.isin``                           not-allowed-value
-minimum / maximum         ``Check.ge`` / ``Check.le`` on the number out-of-range
-formula: reject           custom check on the first character      formula-injection
-========================  =======================================  ===================
+========================  ============================================  ===================
+constraint                the row fails where                           finding code
+========================  ============================================  ===================
+required                  the canonical value is null                   missing-value
+type (email, phone, …)    the normalizer could not read the value       invalid-<type>
+min_length / max_length   ``str.len_chars()`` is out of bounds          too-short / too-long
+pattern                   ``str.contains("^(?:pattern)$")`` is False    pattern-mismatch
+values / enum             ``is_in(values)`` is False                    not-allowed-value
+minimum / maximum         the number is below / above the bound         out-of-range
+formula: reject           the value starts like a formula               formula-injection
+========================  ============================================  ===================
 
-Validation runs with ``lazy=True`` on a collected batch, so every failure of every
-check is reported, then failure cases are mapped back to batch rows.
-Uniqueness is keep-first across batches and is checked by the engine (pandera's
-``unique`` flags every copy, including the first).
+A null value passes every check but ``required``, as in pandera, whose lazy
+validation the rules follow (``tests/test_checks_pandera.py`` runs both on the same
+frames and compares the failures row by row). The engine evaluates every rule of a
+batch in one pass (:meth:`CompiledChecks.flag`) and builds messages for the failing
+rows only (:meth:`FlaggedBatch.findings`). Pandera itself is not run per batch:
+it makes one pass over the batch per check, which cost more than all the checks
+together here (see ``docs/performance.md``).
+
+Uniqueness is keep-first across batches and is checked by the engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import pandera.polars as pa
 import polars as pl
-from pandera.errors import SchemaErrors
 
-from .normalize import FORMULA_START, INDEX, invalid_columns, invalid_reason, num_col, ok_col
+from .normalize import FORMULA_START, Repair, invalid_reason, num_col, ok_col
+from .reader import LINE_COLUMN
 from .schema import Column, Schema
 
 TYPE_CODES = {
@@ -43,65 +49,78 @@ TYPE_CODES = {
     "date": "invalid-date",
     "datetime": "invalid-datetime",
 }
-
-MessageFn = Callable[[pl.Expr], pl.Expr]
+ERROR = "§error"  # True where a row fails a rule of severity error
+FLAGGED = "§flagged"  # True where a row fails any rule
+ROW = "_row"
 
 
 @dataclass(frozen=True)
 class Rule:
-    """What a pandera failure means: the schema column, the code and its message."""
+    """One check (or repair) of one column: where rows fail it and what to say."""
 
-    column: str
+    column: str  # the schema column the finding names
     code: str
-    message: MessageFn
+    severity: str
+    fails: pl.Expr  # True where a row fails; null counts as passing
+    message: pl.Expr  # evaluated on the failing rows only
 
 
 @dataclass(frozen=True)
 class CompiledChecks:
-    schema: pa.DataFrameSchema
-    rules: dict[tuple[str, int | None], Rule]
-    columns: list[str]  # frame columns the schema needs
+    rules: list[Rule]
+    columns: dict[str, Column]  # the schema's columns by name, for repair severities
 
-    def run(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """Validate ``frame``; return failures as ``_index, column, code, message``."""
-        data = frame.select(self.columns)
-        try:
-            self.schema.validate(data, lazy=True)
-        except SchemaErrors as exc:
-            cases = exc.failure_cases
-        else:
-            return _empty()
-        out = []
-        keyed = cases.select(
-            pl.col("column"),
-            pl.when(pl.col("check") == "not_nullable")
-            .then(None)
-            .otherwise(pl.col("check_number"))
-            .alias("check_number"),
-            pl.col("index"),
-        )
-        for (column, number), group in keyed.group_by(
-            ["column", "check_number"], maintain_order=True
-        ):
-            rule = self.rules.get((str(column), None if number is None else int(number)))
-            if rule is None:
-                raise AssertionError(f"unmapped pandera failure {column!r} #{number}")
-            rows = data.with_columns(frame[INDEX]).gather(group["index"].cast(pl.UInt32))
-            out.append(
-                rows.select(
-                    pl.col(INDEX),
-                    pl.lit(rule.column).alias("column"),
-                    pl.lit(rule.code).alias("code"),
-                    rule.message(pl.col(rule.column)).alias("message"),
-                )
+    def flag(self, frame: pl.DataFrame, repairs: Sequence[Repair] = ()) -> FlaggedBatch:
+        """Evaluate the repairs and every rule on ``frame`` in one pass."""
+        rules = [*(self._repair_rule(r) for r in repairs), *self.rules]
+        names = [f"§fail{i}" for i in range(len(rules))]
+        errors = [n for n, r in zip(names, rules, strict=True) if r.severity == "error"]
+        flagged = (
+            frame.lazy()
+            .with_columns(
+                r.fails.fill_null(False).alias(n) for r, n in zip(rules, names, strict=True)
             )
-        return pl.concat(out) if out else _empty()
+            .with_columns(
+                (pl.any_horizontal(errors) if errors else pl.lit(False)).alias(ERROR),
+                (pl.any_horizontal(names) if names else pl.lit(False)).alias(FLAGGED),
+            )
+            .collect()
+        )
+        return FlaggedBatch(flagged, rules, names)
+
+    def _repair_rule(self, repair: Repair) -> Rule:
+        severity = self.columns[repair.column].severity_of(repair.code)
+        return Rule(repair.column, repair.code, severity, repair.mask, repair.message)
 
 
-def _empty() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={INDEX: pl.Int64, "column": pl.String, "code": pl.String, "message": pl.String}
-    )
+@dataclass(frozen=True)
+class FlaggedBatch:
+    """A normalized batch with one boolean column per rule, plus ``§error`` and ``§flagged``."""
+
+    frame: pl.DataFrame
+    rules: list[Rule]
+    names: list[str]
+
+    def findings(self, value_of: Callable[[str], pl.Expr]) -> pl.LazyFrame:
+        """``line, row, column, value, code, severity, message`` of every failure.
+
+        ``value_of(column)`` gives the expression of a finding's value (the raw cell).
+        Messages are built for the failing rows only.
+        """
+        failing = self.frame.lazy().filter(pl.col(FLAGGED))
+        parts = [
+            failing.filter(pl.col(name)).select(
+                pl.col(LINE_COLUMN).alias("line"),
+                pl.col(ROW).alias("row"),
+                pl.lit(rule.column).alias("column"),
+                value_of(rule.column).alias("value"),
+                pl.lit(rule.code).alias("code"),
+                pl.lit(rule.severity).alias("severity"),
+                rule.message.alias("message"),
+            )
+            for rule, name in zip(self.rules, self.names, strict=True)
+        ]
+        return pl.concat(parts) if parts else pl.LazyFrame()
 
 
 def _quoted(value: pl.Expr) -> pl.Expr:
@@ -110,57 +129,31 @@ def _quoted(value: pl.Expr) -> pl.Expr:
 
 def compile_checks(schema: Schema, present: set[str]) -> CompiledChecks:
     """Compile the checks of the columns in ``present`` (columns found in the file)."""
-    columns: dict[str, pa.Column] = {}
-    rules: dict[tuple[str, int | None], Rule] = {}
-    needed: list[str] = []
-    for col in schema.columns:
-        if col.name not in present:
-            continue
-        checks, col_rules = _column_checks(col)
-        columns[col.name] = pa.Column(pl.String, checks=checks, nullable=not col.required)
-        needed.append(col.name)
-        for number, rule in enumerate(col_rules):
-            rules[(col.name, number)] = rule
-        rules[(col.name, None)] = Rule(col.name, "missing-value", _required_message(col.name))
-        if col.type in TYPE_CODES:
-            needed += invalid_columns(col)
-        if col.type in ("integer", "number") and (
-            col.minimum is not None or col.maximum is not None
-        ):
-            num_checks, num_rules = _range_checks(col)
-            columns[num_col(col.name)] = pa.Column(pl.Float64, checks=num_checks, nullable=True)
-            needed.append(num_col(col.name))
-            for number, rule in enumerate(num_rules):
-                rules[(num_col(col.name), number)] = rule
-    return CompiledChecks(pa.DataFrameSchema(columns, strict=False), rules, needed)
-
-
-def _required_message(name: str) -> MessageFn:
-    text = pl.lit(f"{name} is required but empty")
-    return lambda v: text
-
-
-def _column_checks(col: Column) -> tuple[list[pa.Check], list[Rule]]:
-    checks: list[pa.Check] = []
     rules: list[Rule] = []
+    for col in schema.columns:
+        if col.name in present:
+            rules += column_rules(col)
+    return CompiledChecks(rules, {c.name: c for c in schema.columns})
+
+
+def column_rules(col: Column) -> list[Rule]:
+    """The rules of one column, in the order their findings are listed."""
     name = col.name
+    v = pl.col(name)
+    rules: list[Rule] = []
 
-    def add(check: pa.Check, code: str, message: MessageFn) -> None:
-        checks.append(check)
-        rules.append(Rule(name, code, message))
+    def add(code: str, fails: pl.Expr, message: pl.Expr) -> None:
+        rules.append(Rule(name, code, col.severity_of(code), fails, message))
 
+    if col.required:
+        add("missing-value", v.is_null(), pl.lit(f"{name} is required but empty"))
     if col.type in TYPE_CODES:
-        ok, reason = ok_col(name), invalid_reason(col)
-        add(
-            pa.Check(lambda d: d.lazyframe.select(pl.col(ok)), name=TYPE_CODES[col.type]),
-            TYPE_CODES[col.type],
-            lambda v: _quoted(v) + pl.lit(" ") + reason,
-        )
+        add(TYPE_CODES[col.type], ~pl.col(ok_col(name)), _quoted(v) + " " + invalid_reason(col))
     if col.min_length is not None:
         add(
-            pa.Check.str_length(min_value=col.min_length),
             "too-short",
-            lambda v: pl.format(
+            v.str.len_chars() < col.min_length,
+            pl.format(
                 "the value has {} characters; at least {} are needed",
                 v.str.len_chars(),
                 pl.lit(col.min_length),
@@ -168,9 +161,9 @@ def _column_checks(col: Column) -> tuple[list[pa.Check], list[Rule]]:
         )
     if col.max_length is not None:
         add(
-            pa.Check.str_length(max_value=col.max_length),
             "too-long",
-            lambda v: pl.format(
+            v.str.len_chars() > col.max_length,
+            pl.format(
                 "the value has {} characters; {} allows at most {}",
                 v.str.len_chars(),
                 pl.lit(name),
@@ -179,54 +172,39 @@ def _column_checks(col: Column) -> tuple[list[pa.Check], list[Rule]]:
         )
     if col.pattern is not None:
         add(
-            pa.Check.str_matches(f"^(?:{col.pattern})$"),
             "pattern-mismatch",
-            lambda v: _quoted(v) + pl.lit(f" does not match the pattern {col.pattern}"),
+            ~v.str.contains(f"^(?:{col.pattern})$"),
+            _quoted(v) + pl.lit(f" does not match the pattern {col.pattern}"),
         )
     if col.values:
         shown = ", ".join(col.values[:12]) + (" …" if len(col.values) > 12 else "")
         add(
-            pa.Check.isin(list(col.values)),
             "not-allowed-value",
-            lambda v: _quoted(v) + pl.lit(f" is not one of: {shown}"),
+            v.is_not_null() & ~v.is_in(list(col.values)),
+            _quoted(v) + pl.lit(f" is not one of: {shown}"),
         )
     if col.is_text and col.formula == "reject":
         add(
-            pa.Check(
-                lambda d: d.lazyframe.select(~pl.col(d.key).str.contains(FORMULA_START)),
-                name="formula-injection",
-            ),
             "formula-injection",
-            lambda v: (
-                _quoted(v)
-                + pl.lit(
-                    " starts like a spreadsheet formula (=, +, -, @, tab or CR); "
-                    "remove that character, or set formula: escape in the schema"
-                )
+            v.str.contains(FORMULA_START),
+            _quoted(v)
+            + pl.lit(
+                " starts like a spreadsheet formula (=, +, -, @, tab or CR); "
+                "remove that character, or set formula: escape in the schema"
             ),
         )
-    return checks, rules
-
-
-def _range_checks(col: Column) -> tuple[list[pa.Check], list[Rule]]:
-    checks: list[pa.Check] = []
-    rules: list[Rule] = []
-    if col.minimum is not None:
-        checks.append(pa.Check.ge(col.minimum))
-        rules.append(
-            Rule(
-                col.name,
+    if col.type in ("integer", "number"):
+        number = pl.col(num_col(name))
+        if col.minimum is not None:
+            add(
                 "out-of-range",
-                lambda v: v + pl.lit(f" is below the minimum {col.minimum:g}"),
+                number < col.minimum,
+                v + pl.lit(f" is below the minimum {col.minimum:g}"),
             )
-        )
-    if col.maximum is not None:
-        checks.append(pa.Check.le(col.maximum))
-        rules.append(
-            Rule(
-                col.name,
+        if col.maximum is not None:
+            add(
                 "out-of-range",
-                lambda v: v + pl.lit(f" is above the maximum {col.maximum:g}"),
+                number > col.maximum,
+                v + pl.lit(f" is above the maximum {col.maximum:g}"),
             )
-        )
-    return checks, rules
+    return rules

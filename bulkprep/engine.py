@@ -1,10 +1,10 @@
 """The engine: header mapping, then per batch normalize → check → split.
 
 For each raw batch from the reader the engine adds row numbers, normalizes the
-cells (``bulkprep.normalize``), runs the compiled pandera checks
-(``bulkprep.checks``), applies keep-first uniqueness across batches, and splits the
-rows into clean and rejected. Findings stay polars frames end to end; nothing here
-loops over rows in Python.
+cells (``bulkprep.normalize``), evaluates the compiled checks and the repairs in
+one pass (``bulkprep.checks``), applies keep-first uniqueness across batches, and
+splits the rows into clean and rejected. Messages are built for failing rows only,
+and findings stay polars frames end to end.
 """
 
 from __future__ import annotations
@@ -15,15 +15,13 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from .checks import compile_checks
-from .findings import CATALOG, Finding
+from .checks import ERROR, ROW, compile_checks
+from .findings import Finding
 from .normalize import INDEX, normalize, ok_col
 from .reader import LINE_COLUMN, CsvSource, RawBatch
 from .report import FINDING_SCHEMA
 from .schema import Schema, fold_header
 from .unique import SeenValues
-
-ROW = "_row"
 
 
 @dataclass(frozen=True)
@@ -156,80 +154,65 @@ class Engine:
         self.rows += raw.height
         if self._file_errors:
             return self._reject_all(frame)
-        broken = {issue.index: issue for issue in raw.issues}
-        structural = _structural_findings(frame, raw, self.raw_names)
+        broken = {issue.index for issue in raw.issues}
+        structural = _structural_findings(frame, raw)
         good = frame.filter(~pl.col(INDEX).is_in(list(broken))) if broken else frame
         normalized, repairs = normalize(good, self.schema, self.headers.sources)
-        failures = self.checks.run(normalized)
-        parts = [*repairs, failures]
-        errors = self._error_indices(parts)
-        parts.append(self._duplicates(normalized, errors))
-        findings = self._findings(normalized, parts, structural)
-        return self._split(frame, normalized, findings)
+        flagged = self.checks.flag(normalized, repairs)
+        firsts = self._duplicates(flagged.frame)
+        sources = self.headers.sources
+
+        def value_of(column: str) -> pl.Expr:
+            src = sources[column]
+            return pl.col(src) if src is not None else pl.lit(None, dtype=pl.String)
+
+        parts = [structural.lazy(), flagged.findings(value_of)]
+        for name, first in firsts.items():
+            parts.append(
+                flagged.frame.lazy()
+                .select(LINE_COLUMN, ROW, name, sources[name], first.alias("§first"))
+                .filter(pl.col("§first").is_not_null())
+                .select(
+                    pl.col(LINE_COLUMN).alias("line"),
+                    pl.col(ROW).alias("row"),
+                    pl.lit(name).alias("column"),
+                    value_of(name).alias("value"),
+                    pl.lit("duplicate-value").alias("code"),
+                    pl.lit(self.checks.columns[name].severity_of("duplicate-value")).alias(
+                        "severity"
+                    ),
+                    pl.format(
+                        "'{}' already appears on line {}; the first occurrence is kept",
+                        pl.col(name),
+                        pl.col("§first"),
+                    ).alias("message"),
+                )
+            )
+        order = {n: i for i, n in enumerate(self.schema.names)}
+        findings = (
+            pl.concat([p.cast(FINDING_SCHEMA) for p in parts])  # type: ignore[arg-type]
+            .with_columns(pl.col("column").replace_strict(order, default=-1).alias("§o"))
+            .sort("row", "§o", maintain_order=True)
+            .drop("§o")
+            .collect()
+        )
+        return self._split(frame, flagged.frame, findings)
 
     # -- helpers ------------------------------------------------------------
 
-    def _severity(self, part: pl.DataFrame) -> pl.DataFrame:
-        """Attach each finding's severity from its column's settings."""
-        if "severity" in part.columns:
-            return part
-        mapping = {
-            (c.name, code): c.severity_of(code) for c in self.schema.columns for code in c.severity
-        }
-        default = pl.col("code").replace_strict(
-            {code: entry.severity.value for code, entry in CATALOG.items()}
-        )
-        if not mapping:
-            return part.with_columns(default.alias("severity"))
-        overrides = pl.DataFrame(
-            {
-                "column": [k[0] for k in mapping],
-                "code": [k[1] for k in mapping],
-                "§sev": list(mapping.values()),
-            }
-        )
-        return (
-            part.join(overrides, on=["column", "code"], how="left", maintain_order="left")
-            .with_columns(pl.coalesce(pl.col("§sev"), default).alias("severity"))
-            .drop("§sev")
-        )
-
-    def _error_indices(self, parts: list[pl.DataFrame]) -> pl.Series:
-        frames = [
-            self._severity(p).filter(pl.col("severity") == "error") for p in parts if p.height
-        ]
-        if not frames:
-            return pl.Series(INDEX, [], dtype=pl.Int64)
-        return pl.concat([f.select(INDEX) for f in frames])[INDEX].unique()
-
-    def _duplicates(self, frame: pl.DataFrame, errors: pl.Series) -> pl.DataFrame:
-        eligible = ~frame[INDEX].is_in(errors.implode())
+    def _duplicates(self, frame: pl.DataFrame) -> dict[str, pl.Series]:
+        """Per unique column: the line of an earlier occurrence of each row's value."""
+        if not self.unique:
+            return {}
+        eligible = ~frame[ERROR]
         if len(self.unique) > 1:
-            firsts = self._multi_unique(frame, eligible)
-        else:
-            firsts = {
-                name: seen.first_lines(
-                    frame[name], frame[LINE_COLUMN], eligible & frame[ok_col(name)].fill_null(True)
-                )
-                for name, seen in self.unique.items()
-            }
-        out = []
-        for name, first in firsts.items():
-            dups = frame.with_columns(first.alias("§first")).filter(pl.col("§first").is_not_null())
-            if dups.height:
-                out.append(
-                    dups.select(
-                        pl.col(INDEX),
-                        pl.lit(name).alias("column"),
-                        pl.lit("duplicate-value").alias("code"),
-                        pl.format(
-                            "'{}' already appears on line {}; the first occurrence is kept",
-                            pl.col(name),
-                            pl.col("§first"),
-                        ).alias("message"),
-                    )
-                )
-        return pl.concat(out) if out else pl.DataFrame(schema={INDEX: pl.Int64})
+            return self._multi_unique(frame, eligible)
+        return {
+            name: seen.first_lines(
+                frame[name], frame[LINE_COLUMN], eligible & frame[ok_col(name)].fill_null(True)
+            )
+            for name, seen in self.unique.items()
+        }
 
     def _multi_unique(self, frame: pl.DataFrame, eligible: pl.Series) -> dict[str, pl.Series]:
         """Several unique columns: row by row, so that a row rejected as a duplicate in
@@ -253,49 +236,6 @@ class Engine:
                 self._seen_exact[n][k] = line
         return {n: pl.Series(n, firsts[n], dtype=pl.Int64) for n in names}
 
-    def _findings(
-        self, frame: pl.DataFrame, parts: list[pl.DataFrame], structural: pl.DataFrame
-    ) -> pl.DataFrame:
-        sources = self.headers.sources
-        lookup = frame.select(
-            INDEX,
-            LINE_COLUMN,
-            ROW,
-            *[pl.col(s).alias(f"§raw:{n}") for n, s in sources.items() if s],
-        )
-        frames = [structural]
-        for part in parts:
-            if not part.height:
-                continue
-            part = self._severity(part).join(lookup, on=INDEX, how="left")
-            raw_value = pl.coalesce(
-                [
-                    pl.when(pl.col("column") == n).then(pl.col(f"§raw:{n}"))
-                    for n, s in sources.items()
-                    if s
-                ]
-            )
-            if "value" not in part.columns:
-                part = part.with_columns(raw_value.alias("value"))
-            frames.append(
-                part.select(
-                    pl.col(LINE_COLUMN).alias("line"),
-                    pl.col(ROW).alias("row"),
-                    "column",
-                    "value",
-                    "code",
-                    "severity",
-                    "message",
-                )
-            )
-        findings = pl.concat([f.cast(FINDING_SCHEMA) for f in frames])  # type: ignore[arg-type]
-        order = {n: i for i, n in enumerate(self.schema.names)}
-        return (
-            findings.with_columns(pl.col("column").replace_strict(order, default=-1).alias("§o"))
-            .sort("row", "§o", maintain_order=True)
-            .drop("§o")
-        )
-
     def _split(
         self, frame: pl.DataFrame, normalized: pl.DataFrame, findings: pl.DataFrame
     ) -> BatchResult:
@@ -308,8 +248,13 @@ class Engine:
                 .alias("_errors")
             )
         )
-        rejected_rows = errors["row"]
-        clean = normalized.filter(~pl.col(ROW).is_in(rejected_rows.implode()))
+        rejected = errors["row"].implode()
+        clean = (
+            normalized.lazy()
+            .select(*self.schema.names, LINE_COLUMN, ROW)
+            .filter(~pl.col(ROW).is_in(rejected))
+            .collect()
+        )
         rejects = frame.join(
             errors, left_on=ROW, right_on="row", how="inner", maintain_order="left"
         ).select(
@@ -343,7 +288,7 @@ class Engine:
         )
 
 
-def _structural_findings(frame: pl.DataFrame, raw: RawBatch, names: list[str]) -> pl.DataFrame:
+def _structural_findings(frame: pl.DataFrame, raw: RawBatch) -> pl.DataFrame:
     if not raw.issues:
         return pl.DataFrame(schema=FINDING_SCHEMA)
     idx = [i.index for i in raw.issues]

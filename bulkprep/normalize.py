@@ -87,12 +87,12 @@ class Repair:
 
 def normalize(
     frame: pl.DataFrame, schema: Schema, sources: dict[str, str | None]
-) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
-    """Add canonical and helper columns to ``frame``; return it and repair findings.
+) -> tuple[pl.DataFrame, list[Repair]]:
+    """Add canonical and helper columns to ``frame``; return it and its repairs.
 
     ``sources`` maps each schema column to the raw cell column (``c0`` …) it reads
-    from, or None when the file lacks it. Repair findings are frames with
-    ``_index, column, value, code, message``.
+    from, or None when the file lacks it. Each repair's mask and message are
+    expressions on the returned frame (``bulkprep.checks`` evaluates them).
     """
     repairs: list[Repair] = []
     pre = []
@@ -158,7 +158,7 @@ def normalize(
             )
             for n in escaped
         )
-    return frame, _repair_findings(frame, repairs, sources)
+    return frame, [r for r in repairs if sources.get(r.column) is not None]
 
 
 def _recase(text: pl.Expr, case: str) -> pl.Expr:
@@ -190,12 +190,6 @@ def _valid(
     if num is not None:
         out.append(num.alias(num_col(name)))
     return out
-
-
-def invalid_columns(col: Column) -> list[str]:
-    """Columns that :func:`invalid_reason` reads."""
-    extra = [why_col(col.name)] if col.type in ("email", "phone") else []
-    return [ok_col(col.name), _pre(col.name), *extra]
 
 
 def invalid_reason(col: Column) -> pl.Expr:
@@ -401,29 +395,3 @@ def _phones(
     )
     repairs.append(Repair(name, "phone-repaired", pl.col(repaired).is_not_null(), pl.col(repaired)))
     return frame.drop("§region", "§fast", "§e164", "e164", "reason", "repair")
-
-
-def _repair_findings(
-    frame: pl.DataFrame, repairs: list[Repair], sources: dict[str, str | None]
-) -> list[pl.DataFrame]:
-    repairs = [r for r in repairs if sources.get(r.column) is not None]
-    if not repairs:
-        return []
-    masks = [f"§mask{i}" for i in range(len(repairs))]
-    flagged = _with(
-        frame, [r.mask.fill_null(False).alias(m) for r, m in zip(repairs, masks, strict=True)]
-    ).filter(pl.any_horizontal(masks))
-    out = []
-    for repair, mask in zip(repairs, masks, strict=True):
-        src = sources[repair.column]
-        assert src is not None
-        found = flagged.filter(pl.col(mask)).select(
-            pl.col(INDEX),
-            pl.lit(repair.column).alias("column"),
-            pl.col(src).alias("value"),
-            pl.lit(repair.code).alias("code"),
-            repair.message.alias("message"),
-        )
-        if found.height:
-            out.append(found)
-    return out

@@ -59,6 +59,7 @@ class RawBatch:
 
     frame: pl.DataFrame
     issues: list[RowIssue] = field(default_factory=list)
+    lines: int | None = None  # physical lines of the block, when the parser counted them
 
     @property
     def height(self) -> int:
@@ -232,7 +233,10 @@ class CsvSource:
             carry = b""
             if batch is None:
                 batch, carry = self._parse_slow(chunk, width, final=eof and not buffer)
-            self.line += _count_lines(chunk[: len(chunk) - len(carry)])
+            if batch.lines is not None:
+                self.line += batch.lines
+            else:
+                self.line += _count_lines(chunk[: len(chunk) - len(carry)])
             if batch.height:
                 yield batch
             if carry:
@@ -434,7 +438,7 @@ def _count_lines(chunk: bytes) -> int:
     """Physical lines in ``chunk``: ends are LF, CRLF or a lone CR (as the csv module reads)."""
     if not chunk:
         return 0
-    lone_cr = chunk.count(b"\r") - chunk.count(b"\r\n")
+    lone_cr = chunk.count(b"\r") - chunk.count(b"\r\n") if b"\r" in chunk else 0
     ended = chunk.endswith((b"\n", b"\r"))
     return chunk.count(b"\n") + lone_cr + (0 if ended else 1)
 
@@ -522,7 +526,7 @@ def _parse_fast(chunk: bytes, width: int, delimiter: str, line: int) -> RawBatch
     if width == 1 and (frame["c0"].str.strip_chars() == "").any():
         return None  # a blank line and an empty value look alike: let the exact parser decide
     lines = pl.int_range(0, rows, eager=True, dtype=pl.Int64) + nl.cum_sum() - nl + line
-    return RawBatch(frame.with_columns(lines.alias(LINE_COLUMN)))
+    return RawBatch(frame.with_columns(lines.alias(LINE_COLUMN)), lines=newlines)
 
 
 def _slow_batch(
