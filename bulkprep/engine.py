@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from .checks import ERROR, ROW, compile_checks
+from .checks import ERROR, ROW, FlaggedBatch, compile_checks
 from .findings import Finding
 from .normalize import INDEX, normalize, ok_col
 from .reader import LINE_COLUMN, CsvSource, RawBatch
@@ -160,6 +160,15 @@ class Engine:
         normalized, repairs = normalize(good, self.schema, self.headers.sources)
         flagged = self.checks.flag(normalized, repairs)
         firsts = self._duplicates(flagged.frame)
+        findings = self._findings(flagged, firsts, structural)
+        return self._split(frame, flagged.frame, findings)
+
+    # -- helpers ------------------------------------------------------------
+
+    def _findings(
+        self, flagged: FlaggedBatch, firsts: dict[str, pl.Series], structural: pl.DataFrame
+    ) -> pl.DataFrame:
+        """Every finding of the batch, by row, then in schema column order."""
         sources = self.headers.sources
 
         def value_of(column: str) -> pl.Expr:
@@ -189,16 +198,13 @@ class Engine:
                 )
             )
         order = {n: i for i, n in enumerate(self.schema.names)}
-        findings = (
+        return (
             pl.concat([p.cast(FINDING_SCHEMA) for p in parts])  # type: ignore[arg-type]
             .with_columns(pl.col("column").replace_strict(order, default=-1).alias("§o"))
             .sort("row", "§o", maintain_order=True)
             .drop("§o")
             .collect()
         )
-        return self._split(frame, flagged.frame, findings)
-
-    # -- helpers ------------------------------------------------------------
 
     def _duplicates(self, frame: pl.DataFrame) -> dict[str, pl.Series]:
         """Per unique column: the line of an earlier occurrence of each row's value."""
