@@ -125,39 +125,35 @@ def normalize(
         for c in schema.columns
     )
 
-    late: list[Column] = []
+    # One pass for every column's type: the library types run their fast path here.
+    library = [c for c in schema.columns if c.type in _LIBRARY_TYPES]
     exprs: list[pl.Expr] = []
     for col in schema.columns:
-        if col.type in ("email", "phone"):
-            late.append(col)
-        else:
-            exprs.extend(_typed(col, repairs))
+        kind = _LIBRARY_TYPES.get(col.type)
+        exprs.extend(kind.fast(col, repairs) if kind else _typed(col, repairs))
     frame = _with(frame, exprs)
-    for col in late:
-        if col.type == "email":
-            frame = _emails(frame, col, repairs)
-        else:
-            frame = _phones(frame, col, schema, repairs)
+    # The residue the fast paths left goes to the libraries, once per distinct value.
+    frame = frame.with_columns(
+        series for col in library for series in _LIBRARY_TYPES[col.type].residue(frame, col)
+    )
+    final = [e for col in library for e in _LIBRARY_TYPES[col.type].final(col, repairs)]
     escaped = [c.name for c in schema.columns if c.is_text and c.formula == "escape"]
-    if escaped:
-        frame = frame.with_columns(
-            pl.col(escaped).str.contains(FORMULA_START).fill_null(False).name.suffix("§escaped")
-        ).with_columns(
-            pl.when(pl.col(f"{n}§escaped"))
-            .then(pl.lit("'") + pl.col(n))
-            .otherwise(pl.col(n))
-            .alias(n)
-            for n in escaped
-        )
-        repairs.extend(
+    for n in escaped:
+        starts = pl.col(n).str.contains(FORMULA_START).fill_null(False)
+        final += [
+            starts.alias(f"{n}§escaped"),
+            pl.when(starts).then(pl.lit("'") + pl.col(n)).otherwise(pl.col(n)).alias(n),
+        ]
+        repairs.append(
             Repair(
                 n,
                 "formula-escaped",
                 pl.col(f"{n}§escaped"),
                 pl.lit("the value starts like a formula and was prefixed with '"),
             )
-            for n in escaped
         )
+    if final:
+        frame = _with(frame, final)
     return frame, [r for r in repairs if sources.get(r.column) is not None]
 
 
@@ -291,107 +287,134 @@ def _typed(col: Column, repairs: list[Repair]) -> list[pl.Expr]:
 
 
 def _residue_results(
-    frame: pl.DataFrame, keys: list[str], results: pl.DataFrame, names: list[str]
-) -> pl.DataFrame:
-    """Add the library's ``results`` (one row per distinct key) as full-length columns.
+    frame: pl.DataFrame, mask: pl.Expr, keys: list[str], results: pl.DataFrame, names: list[str]
+) -> list[pl.Series]:
+    """The library's ``results`` (one row per distinct key) as full-length columns.
 
-    Only the rows the fast path left are joined (the residue is small); the other rows
-    get nulls. This avoids joining the whole batch on long string keys.
+    Only the rows of ``mask`` (those the fast path left, a small residue) are joined;
+    the other rows get nulls. This avoids joining the whole batch on long string keys.
     """
+    filled = [pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias(n) for n in names]
     if not results.height:
-        return frame.with_columns(pl.lit(None, dtype=pl.String).alias(n) for n in names)
+        return filled
     residue = (
-        frame.select(keys)
+        frame.lazy()
         .with_row_index("§pos")
-        .join(results, on=keys, how="inner")
+        .filter(mask)
+        .select("§pos", *keys)
+        .join(results.lazy(), on=keys, how="inner")
         .select("§pos", *names)
+        .collect()
     )
-    filled = {
-        n: pl.Series(n, [None] * frame.height, dtype=pl.String).scatter(residue["§pos"], residue[n])
-        for n in names
-    }
-    return frame.with_columns(*filled.values())
+    return [f.scatter(residue["§pos"], residue[f.name]) for f in filled]
 
 
-def _emails(frame: pl.DataFrame, col: Column, repairs: list[Repair]) -> pl.DataFrame:
-    name = col.name
-    v = pl.col(_pre(name))
-    lowered = v.str.to_lowercase()
-    frame = _with(
-        frame,
-        [
-            lowered.alias(name),
-            emails.fast_email_ok(lowered).fill_null(False).alias(ok_col(name)),
-            (lowered != v).alias(f"{name}§lowered"),
-        ],
-    )
-    repairs.append(
-        Repair(
-            name,
-            "email-lowercased",
-            pl.col(f"{name}§lowered"),
-            pl.lit("the address was lower-cased"),
+def _temp(col: Column, what: str) -> str:
+    return f"{col.name}§{what}"
+
+
+class _Email:
+    """An email column: the fast path for every row, email-validator for the residue."""
+
+    @staticmethod
+    def fast(col: Column, repairs: list[Repair]) -> list[pl.Expr]:
+        v = pl.col(_pre(col.name))
+        lowered = v.str.to_lowercase()
+        repairs.append(
+            Repair(
+                col.name,
+                "email-lowercased",
+                pl.col(_temp(col, "lowered")),
+                pl.lit("the address was lower-cased"),
+            )
         )
-    )
-    residue = (
-        frame.filter(pl.col(name).is_not_null() & ~pl.col(ok_col(name)))
-        .get_column(name)
-        .unique()
-        .to_list()
-    )
-    checked = emails.check_emails(residue).rename(
-        {"value": name, "normalized": "§norm", "reason": "§reason"}
-    )
-    frame = _residue_results(frame, [name], checked, ["§norm", "§reason"])
-    ok = pl.col(ok_col(name)) | pl.col("§norm").is_not_null()
-    value = pl.coalesce(pl.col("§norm"), pl.col(name))
-    return _with(frame, _valid(name, value, ok, reason=pl.col("§reason"))).drop("§norm", "§reason")
+        return [
+            lowered.alias(col.name),
+            emails.fast_email_ok(lowered).fill_null(False).alias(_temp(col, "fast")),
+            (lowered != v).alias(_temp(col, "lowered")),
+        ]
+
+    @staticmethod
+    def residue(frame: pl.DataFrame, col: Column) -> list[pl.Series]:
+        value = pl.col(col.name)
+        mask = value.is_not_null() & ~pl.col(_temp(col, "fast"))
+        values = frame.lazy().select(value.filter(mask).unique()).collect().to_series().to_list()
+        checked = emails.check_emails(values).rename(
+            {"value": col.name, "normalized": _temp(col, "lib"), "reason": _temp(col, "reason")}
+        )
+        return _residue_results(
+            frame, mask, [col.name], checked, [_temp(col, "lib"), _temp(col, "reason")]
+        )
+
+    @staticmethod
+    def final(col: Column, repairs: list[Repair]) -> list[pl.Expr]:
+        library = pl.col(_temp(col, "lib"))
+        ok = pl.col(_temp(col, "fast")) | library.is_not_null()
+        value = pl.coalesce(library, pl.col(col.name))
+        return _valid(col.name, value, ok, reason=pl.col(_temp(col, "reason")))
 
 
-def _phones(
-    frame: pl.DataFrame, col: Column, schema: Schema, repairs: list[Repair]
-) -> pl.DataFrame:
-    name = col.name
-    v = pl.col(_pre(name))
-    region = pl.lit(col.region)
-    if col.region_column:
-        given = pl.col(col.region_column).str.to_uppercase()
-        region = pl.when(given.is_in(sorted(phones.regions()))).then(given).otherwise(region)
-    mask, e164 = phones.fast_phone(v, region)
-    if col.strict:
-        mask = pl.lit(False)
-    frame = _with(
-        frame,
-        [region.alias("§region"), mask.fill_null(False).alias("§fast"), e164.alias("§e164")],
-    )
-    residue = (
-        frame.filter(v.is_not_null() & ~pl.col("§fast"))
-        .select(v.alias("§v"), pl.col("§region"))
-        .unique()
-    )
-    checked = phones.check_phones(
-        residue["§v"].to_list(), residue["§region"].to_list(), strict=col.strict
-    ).rename({"value": _pre(name), "region": "§region"})
-    frame = _residue_results(frame, [_pre(name), "§region"], checked, ["e164", "reason", "repair"])
-    fast = pl.col("§fast")
-    ok = fast | pl.col("e164").is_not_null()
-    value = pl.when(fast).then(pl.col("§e164")).otherwise(pl.coalesce(pl.col("e164"), v))
-    repaired = f"{name}§repaired"
-    frame = _with(
-        frame,
-        [
-            *_valid(name, value, ok, reason=pl.col("reason")),
-            pl.when(~fast & pl.col("repair").is_not_null())
-            .then(
+class _Phone:
+    """A phone column: the NANP fast path for every row, phonenumbers for the residue."""
+
+    @staticmethod
+    def fast(col: Column, repairs: list[Repair]) -> list[pl.Expr]:
+        v = pl.col(_pre(col.name))
+        region = pl.lit(col.region)
+        if col.region_column:
+            # the region column's text before its own checks; upper case makes the
+            # canonical spelling of a case-insensitive enum irrelevant
+            given = pl.col(_pre(col.region_column)).str.to_uppercase()
+            region = pl.when(given.is_in(sorted(phones.regions()))).then(given).otherwise(region)
+        mask, e164 = phones.fast_phone(v, region)
+        if col.strict:
+            mask = pl.lit(False)
+        return [
+            region.alias(_temp(col, "region")),
+            mask.fill_null(False).alias(_temp(col, "fast")),
+            e164.alias(_temp(col, "e164")),
+        ]
+
+    @staticmethod
+    def residue(frame: pl.DataFrame, col: Column) -> list[pl.Series]:
+        v, region = _pre(col.name), _temp(col, "region")
+        mask = pl.col(v).is_not_null() & ~pl.col(_temp(col, "fast"))
+        pairs = frame.lazy().filter(mask).select(v, region).unique().collect()
+        checked = phones.check_phones(
+            pairs[v].to_list(), pairs[region].to_list(), strict=col.strict
+        ).rename(
+            {
+                "value": v,
+                "region": region,
+                "e164": _temp(col, "lib"),
+                "reason": _temp(col, "reason"),
+                "repair": _temp(col, "repair"),
+            }
+        )
+        names = [_temp(col, "lib"), _temp(col, "reason"), _temp(col, "repair")]
+        return _residue_results(frame, mask, [v, region], checked, names)
+
+    @staticmethod
+    def final(col: Column, repairs: list[Repair]) -> list[pl.Expr]:
+        v = pl.col(_pre(col.name))
+        fast, library = pl.col(_temp(col, "fast")), pl.col(_temp(col, "lib"))
+        repair = pl.col(_temp(col, "repair"))
+        repairs.append(
+            Repair(
+                col.name,
+                "phone-repaired",
+                ~fast & repair.is_not_null(),
                 pl.format(
                     "'{}' was repaired to '{}' ({}); check it is the intended number",
                     v,
-                    pl.col("e164"),
-                    pl.col("repair"),
-                )
+                    library,
+                    repair,
+                ),
             )
-            .alias(repaired),
-        ],
-    )
-    repairs.append(Repair(name, "phone-repaired", pl.col(repaired).is_not_null(), pl.col(repaired)))
-    return frame.drop("§region", "§fast", "§e164", "e164", "reason", "repair")
+        )
+        ok = fast | library.is_not_null()
+        value = pl.when(fast).then(pl.col(_temp(col, "e164"))).otherwise(pl.coalesce(library, v))
+        return _valid(col.name, value, ok, reason=pl.col(_temp(col, "reason")))
+
+
+_LIBRARY_TYPES: dict[str, type[_Email] | type[_Phone]] = {"email": _Email, "phone": _Phone}
