@@ -215,7 +215,10 @@ class CsvSource:
         eof = False
         floor = 0  # after a carried record, cut only past its start
         while True:
-            while not eof and len(buffer) < self._batch_bytes:
+            # Top up a short buffer (a partial record, or the rest of the first block
+            # after the header) with one more block; a buffer of at least half a block is
+            # cut as it is, so no batch is much larger than a block.
+            while not eof and len(buffer) < self._batch_bytes // 2:
                 more = self._more()
                 eof = not more
                 buffer += more
