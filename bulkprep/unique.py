@@ -76,7 +76,7 @@ class SeenValues:
     def _add(self, new: pl.DataFrame) -> None:
         if not new.height:
             return
-        self._runs.append(new.sort("h1", "h2"))
+        self._runs.append(new)  # a filter of the sorted batch: already sorted
         while len(self._runs) > 1 and self._runs[-1].height * 2 >= self._runs[-2].height:
             newer, older = self._runs.pop(), self._runs.pop()
             self._runs.append(older.merge_sorted(newer, key="h1"))
