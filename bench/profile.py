@@ -2,9 +2,10 @@
 
 Wraps the engine's stages with timers (in this process only) and prints the seconds
 spent in each, summed over every batch: reading (the polars fast path and the csv
-fallback), normalizing (with the email and phone work, and the library calls on the
-residue), the pandera checks, uniqueness, assembling findings, splitting rows, and
-writing the clean and rejects files.
+fallback), normalizing (its text pass, its type pass with the email and phone fast
+paths, the library calls on the residue, and the library verdicts), the checks and
+repairs, uniqueness, assembling findings, splitting rows, and writing the clean and
+rejects files.
 
     python bench/profile.py [--rows 1000000] [--batch-mb 16]
 """
@@ -53,10 +54,12 @@ def main() -> None:
         (reader, "_parse_fast", "read: polars fast path"),
         (reader.CsvSource, "_parse_slow", "read: csv fallback"),
         (engine, "normalize", "normalize (all)"),
-        (normalize, "_emails", "  emails"),
-        (emails, "check_emails", "    email-validator on the residue"),
-        (normalize, "_phones", "  phones"),
-        (phones, "check_phones", "    phonenumbers on the residue"),
+        (normalize, "_text_pass", "  text: trim, NFC, case"),
+        (normalize, "_type_pass", "  types, with the email and phone fast paths"),
+        (normalize, "_library_pass", "  library residue"),
+        (emails, "check_emails", "    email-validator"),
+        (phones, "check_phones", "    phonenumbers"),
+        (normalize, "_final_pass", "  library verdicts"),
         (checks.CompiledChecks, "flag", "checks and repairs (one pass)"),
         (engine.Engine, "_duplicates", "uniqueness"),
         (engine.Engine, "_findings", "findings"),

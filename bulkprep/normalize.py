@@ -95,6 +95,17 @@ def normalize(
     expressions on the returned frame (``bulkprep.checks`` evaluates them).
     """
     repairs: list[Repair] = []
+    frame = _text_pass(frame, schema, sources, repairs)
+    frame = _type_pass(frame, schema, repairs)
+    frame = _library_pass(frame, schema)
+    frame = _final_pass(frame, schema, repairs)
+    return frame, [r for r in repairs if sources.get(r.column) is not None]
+
+
+def _text_pass(
+    frame: pl.DataFrame, schema: Schema, sources: dict[str, str | None], repairs: list[Repair]
+) -> pl.DataFrame:
+    """Trimmed, NFC and re-cased text of every column (``§pre``); empty text is null."""
     pre = []
     for col in schema.columns:
         src = sources.get(col.name)
@@ -120,23 +131,39 @@ def normalize(
         text = _recase(text, col.case)
         pre.append(text.alias(_pre(col.name)))
     frame = _with(frame, pre)
-    frame = frame.with_columns(
+    return frame.with_columns(
         pl.when(pl.col(_pre(c.name)) == "").then(None).otherwise(pl.col(_pre(c.name))).name.keep()
         for c in schema.columns
     )
 
-    # One pass for every column's type: the library types run their fast path here.
-    library = [c for c in schema.columns if c.type in _LIBRARY_TYPES]
+
+def _type_pass(frame: pl.DataFrame, schema: Schema, repairs: list[Repair]) -> pl.DataFrame:
+    """Every column read as its type, in one pass; email and phone take their fast path."""
     exprs: list[pl.Expr] = []
     for col in schema.columns:
         kind = _LIBRARY_TYPES.get(col.type)
         exprs.extend(kind.fast(col, repairs) if kind else _typed(col, repairs))
-    frame = _with(frame, exprs)
-    # The residue the fast paths left goes to the libraries, once per distinct value.
-    frame = frame.with_columns(
-        series for col in library for series in _LIBRARY_TYPES[col.type].residue(frame, col)
+    return _with(frame, exprs)
+
+
+def _library_pass(frame: pl.DataFrame, schema: Schema) -> pl.DataFrame:
+    """The residue the fast paths left, sent to the libraries once per distinct value."""
+    return frame.with_columns(
+        series
+        for col in schema.columns
+        if col.type in _LIBRARY_TYPES
+        for series in _LIBRARY_TYPES[col.type].residue(frame, col)
     )
-    final = [e for col in library for e in _LIBRARY_TYPES[col.type].final(col, repairs)]
+
+
+def _final_pass(frame: pl.DataFrame, schema: Schema, repairs: list[Repair]) -> pl.DataFrame:
+    """The library types' verdicts, and formulas escaped, in one pass."""
+    final = [
+        e
+        for col in schema.columns
+        if col.type in _LIBRARY_TYPES
+        for e in _LIBRARY_TYPES[col.type].final(col, repairs)
+    ]
     escaped = [c.name for c in schema.columns if c.is_text and c.formula == "escape"]
     for n in escaped:
         starts = pl.col(n).str.contains(FORMULA_START).fill_null(False)
@@ -152,9 +179,7 @@ def normalize(
                 pl.lit("the value starts like a formula and was prefixed with '"),
             )
         )
-    if final:
-        frame = _with(frame, final)
-    return frame, [r for r in repairs if sources.get(r.column) is not None]
+    return _with(frame, final) if final else frame
 
 
 def _recase(text: pl.Expr, case: str) -> pl.Expr:
