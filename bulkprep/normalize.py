@@ -50,15 +50,6 @@ def _with(frame: pl.DataFrame, exprs: list[pl.Expr]) -> pl.DataFrame:
     return frame.lazy().with_columns(exprs).collect()
 
 
-def _nfc(text: pl.Expr) -> pl.Expr:
-    # ASCII text is always NFC; only values with other characters pay for normalizing.
-    return (
-        pl.when(text.str.len_bytes() != text.str.len_chars())
-        .then(text.str.normalize("NFC"))
-        .otherwise(text)
-    )
-
-
 def ok_col(name: str) -> str:
     return f"{name}§ok"
 
@@ -106,18 +97,18 @@ def _text_pass(
     frame: pl.DataFrame, schema: Schema, sources: dict[str, str | None], repairs: list[Repair]
 ) -> pl.DataFrame:
     """Trimmed, NFC and re-cased text of every column (``§pre``); empty text is null."""
-    pre = []
+    stripped = []
     for col in schema.columns:
         src = sources.get(col.name)
         if src is None:
-            pre.append(pl.lit(None, dtype=pl.String).alias(_pre(col.name)))
+            stripped.append(pl.lit(None, dtype=pl.String).alias(_pre(col.name)))
             continue
         raw = pl.col(src)
         text = raw
         if col.trim:
             text = text.str.strip_chars(TRIM_CHARS)
             trimmed = f"{col.name}§trimmed"
-            pre.append((text.str.len_bytes() != raw.str.len_bytes()).alias(trimmed))
+            stripped.append((text.str.len_bytes() != raw.str.len_bytes()).alias(trimmed))
             repairs.append(
                 Repair(
                     col.name,
@@ -126,15 +117,30 @@ def _text_pass(
                     pl.lit("white space around the value was removed"),
                 )
             )
-        if col.nfc:
-            text = _nfc(text)
-        text = _recase(text, col.case)
-        pre.append(text.alias(_pre(col.name)))
-    frame = _with(frame, pre)
+        stripped.append(text.alias(_pre(col.name)))
+    frame = _with(frame, stripped)
+    frame = _nfc(frame, [_pre(c.name) for c in schema.columns if c.nfc and sources.get(c.name)])
     return frame.with_columns(
-        pl.when(pl.col(_pre(c.name)) == "").then(None).otherwise(pl.col(_pre(c.name))).name.keep()
+        pl.when(text == "").then(None).otherwise(text).alias(_pre(c.name))
         for c in schema.columns
+        for text in [_recase(pl.col(_pre(c.name)), c.case)]
     )
+
+
+def _nfc(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """Columns ``names`` in Unicode NFC. ASCII text is always NFC, so only the values
+    with other characters are normalized (a minority in most files)."""
+    if not names:
+        return frame
+    wide = frame.select(
+        (pl.col(n).str.len_bytes() != pl.col(n).str.len_chars()).arg_true().implode() for n in names
+    ).row(0)
+    out = []
+    for name, rows in zip(names, wide, strict=True):
+        if rows:
+            column = frame.get_column(name)
+            out.append(column.scatter(rows, column.gather(rows).str.normalize("NFC")))
+    return frame.with_columns(out) if out else frame
 
 
 def _type_pass(frame: pl.DataFrame, schema: Schema, repairs: list[Repair]) -> pl.DataFrame:
