@@ -44,7 +44,7 @@ def check_email(value: str) -> tuple[str | None, str | None]:
 
 
 def check_emails(values: list[str]) -> pl.DataFrame:
-    """Check distinct values with email-validator.
+    """Check values with email-validator (a repeated value is answered by the cache).
 
     Returns ``value``, ``normalized`` (lower-cased library form, null when invalid)
     and ``reason`` (the library's explanation, null when valid).

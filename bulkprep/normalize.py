@@ -153,7 +153,8 @@ def _type_pass(frame: pl.DataFrame, schema: Schema, repairs: list[Repair]) -> pl
 
 
 def _library_pass(frame: pl.DataFrame, schema: Schema) -> pl.DataFrame:
-    """The residue the fast paths left, sent to the libraries once per distinct value."""
+    """The residue the fast paths left, sent to the libraries; each distinct value is
+    checked once and remembered (``functools.lru_cache``), across batches too."""
     return frame.with_columns(
         series
         for col in schema.columns
@@ -317,27 +318,17 @@ def _typed(col: Column, repairs: list[Repair]) -> list[pl.Expr]:
     raise AssertionError(f"unhandled column type {kind}")  # pragma: no cover
 
 
-def _residue_results(
-    frame: pl.DataFrame, mask: pl.Expr, keys: list[str], results: pl.DataFrame, names: list[str]
-) -> list[pl.Series]:
-    """The library's ``results`` (one row per distinct key) as full-length columns.
+def _residue(frame: pl.DataFrame, mask: pl.Expr, keys: list[str]) -> pl.DataFrame:
+    """The rows the fast path left (a small residue): their position and ``keys``."""
+    return frame.lazy().with_row_index("§pos").filter(mask).select("§pos", *keys).collect()
 
-    Only the rows of ``mask`` (those the fast path left, a small residue) are joined;
-    the other rows get nulls. This avoids joining the whole batch on long string keys.
-    """
-    filled = [pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias(n) for n in names]
-    if not results.height:
-        return filled
-    residue = (
-        frame.lazy()
-        .with_row_index("§pos")
-        .filter(mask)
-        .select("§pos", *keys)
-        .join(results.lazy(), on=keys, how="inner")
-        .select("§pos", *names)
-        .collect()
-    )
-    return [f.scatter(residue["§pos"], residue[f.name]) for f in filled]
+
+def _spread(height: int, positions: pl.Series, results: dict[str, pl.Series]) -> list[pl.Series]:
+    """The library's results for the residue rows as full-length columns (null elsewhere)."""
+    return [
+        pl.repeat(None, height, dtype=pl.String, eager=True).alias(name).scatter(positions, values)
+        for name, values in results.items()
+    ]
 
 
 def _temp(col: Column, what: str) -> str:
@@ -367,14 +358,13 @@ class _Email:
 
     @staticmethod
     def residue(frame: pl.DataFrame, col: Column) -> list[pl.Series]:
-        value = pl.col(col.name)
-        mask = value.is_not_null() & ~pl.col(_temp(col, "fast"))
-        values = frame.lazy().select(value.filter(mask).unique()).collect().to_series().to_list()
-        checked = emails.check_emails(values).rename(
-            {"value": col.name, "normalized": _temp(col, "lib"), "reason": _temp(col, "reason")}
-        )
-        return _residue_results(
-            frame, mask, [col.name], checked, [_temp(col, "lib"), _temp(col, "reason")]
+        mask = pl.col(col.name).is_not_null() & ~pl.col(_temp(col, "fast"))
+        rows = _residue(frame, mask, [col.name])
+        checked = emails.check_emails(rows[col.name].to_list())
+        return _spread(
+            frame.height,
+            rows["§pos"],
+            {_temp(col, "lib"): checked["normalized"], _temp(col, "reason"): checked["reason"]},
         )
 
     @staticmethod
@@ -410,20 +400,17 @@ class _Phone:
     def residue(frame: pl.DataFrame, col: Column) -> list[pl.Series]:
         v, region = _pre(col.name), _temp(col, "region")
         mask = pl.col(v).is_not_null() & ~pl.col(_temp(col, "fast"))
-        pairs = frame.lazy().filter(mask).select(v, region).unique().collect()
-        checked = phones.check_phones(
-            pairs[v].to_list(), pairs[region].to_list(), strict=col.strict
-        ).rename(
+        rows = _residue(frame, mask, [v, region])
+        checked = phones.check_phones(rows[v].to_list(), rows[region].to_list(), strict=col.strict)
+        return _spread(
+            frame.height,
+            rows["§pos"],
             {
-                "value": v,
-                "region": region,
-                "e164": _temp(col, "lib"),
-                "reason": _temp(col, "reason"),
-                "repair": _temp(col, "repair"),
-            }
+                _temp(col, "lib"): checked["e164"],
+                _temp(col, "reason"): checked["reason"],
+                _temp(col, "repair"): checked["repair"],
+            },
         )
-        names = [_temp(col, "lib"), _temp(col, "reason"), _temp(col, "repair")]
-        return _residue_results(frame, mask, [v, region], checked, names)
 
     @staticmethod
     def final(col: Column, repairs: list[Repair]) -> list[pl.Expr]:

@@ -89,7 +89,7 @@ def malformation(value: str, extension: str | None = None) -> str | None:
 
 
 def check_phones(values: list[str], regions: list[str], *, strict: bool) -> pl.DataFrame:
-    """Check distinct (value, region) pairs with phonenumbers.
+    """Check (value, region) pairs with phonenumbers (repeats are answered by the cache).
 
     Returns ``value``, ``region``, ``e164`` (null when invalid), ``reason`` (why it is
     invalid) and ``repair`` (why a valid number needed repairing).
