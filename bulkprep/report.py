@@ -55,6 +55,11 @@ class FindingSpool:
         self._parts.append(path)
         self.height += frame.height
 
+    def frames(self) -> Iterator[pl.DataFrame]:
+        """The findings, one spooled batch at a time, in order."""
+        for path in self._parts:
+            yield pl.read_ipc(path)
+
     def scan(self) -> pl.LazyFrame:
         if not self._parts:
             return pl.LazyFrame(schema=FINDING_SCHEMA)
@@ -158,34 +163,43 @@ class Report:
 
     def to_json(self, *, max_findings: int | None = None) -> str:
         """The report as JSON text (see :meth:`write_json` for files)."""
-        out = io.StringIO()
-        for part in self._json_parts(max_findings):
-            out.write(part)
-        return out.getvalue()
+        return b"".join(self._json_parts(max_findings)).decode("utf-8")
 
     def write_json(self, handle: IO[bytes]) -> None:
         """Write the report as JSON to a binary file, the findings in slices, so a
         report of millions of findings never sits in memory as one string."""
         for part in self._json_parts(None):
-            handle.write(part.encode("utf-8"))
+            handle.write(part)
         handle.write(b"\n")
 
-    def _json_parts(self, max_findings: int | None) -> Iterator[str]:
+    def _json_parts(self, max_findings: int | None) -> Iterator[bytes]:
         head = self.to_dict(max_findings=0)
         del head["findings"]
         total = self.total_findings
         shown = total if max_findings is None else min(max_findings, total)
         head["truncated"] = shown < total
-        yield json.dumps(head, indent=2, ensure_ascii=False)[:-2] + ',\n  "findings": ['
-        scan = self._scan().with_columns(
-            pl.col("column", "code", "severity", "message").cast(pl.String)
-        )
-        for start in range(0, shown, _JSON_SLICE):
-            part = scan.slice(start, min(_JSON_SLICE, shown - start)).collect()
+        text = json.dumps(head, indent=2, ensure_ascii=False)[:-2] + ',\n  "findings": ['
+        yield text.encode("utf-8")
+        separator = b"\n    "
+        for frame in self._slices(shown):
+            buffer = io.BytesIO()
+            frame.write_ndjson(buffer)
             # JSON escapes newlines inside strings, so the raw newlines separate rows.
-            rows = part.write_ndjson().rstrip("\n")
-            yield ("\n    " if start == 0 else ",\n    ") + rows.replace("\n", ",\n    ")
-        yield "\n  ]\n}" if shown else "]\n}"
+            yield separator + buffer.getvalue().rstrip(b"\n").replace(b"\n", b",\n    ")
+            separator = b",\n    "
+        yield b"\n  ]\n}" if shown else b"]\n}"
+
+    def _slices(self, limit: int) -> Iterator[pl.DataFrame]:
+        """The first ``limit`` findings in frames of at most ``_JSON_SLICE`` rows,
+        reading the spool one file at a time."""
+        data = self.findings_data
+        frames = data.frames() if isinstance(data, FindingSpool) else iter([data])
+        for frame in frames:
+            for start in range(0, min(frame.height, limit), _JSON_SLICE):
+                yield frame.slice(start, min(_JSON_SLICE, limit - start))
+            limit -= frame.height
+            if limit <= 0:
+                return
 
     def summary(self) -> str:
         return (
