@@ -7,7 +7,7 @@ paths, the library calls on the residue, and the library verdicts), the checks a
 repairs, uniqueness, assembling findings, splitting rows, and writing the clean and
 rejects files.
 
-    python bench/profile.py [--rows 1000000] [--batch-mb 16]
+    python bench/profile.py [--rows 1000000] [--batch-mb 12]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def timed(owner: Any, name: str, label: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--batch-mb", type=int, default=16)
+    parser.add_argument("--batch-mb", type=int, default=12)
     args = parser.parse_args()
     source, _ = dataset(args.rows)
     stages = [

@@ -9,8 +9,9 @@ and findings stay polars frames end to end.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
@@ -107,6 +108,15 @@ def _file_finding(schema: Schema, code: str, column: str | None, message: str) -
     return Finding(None, None, column, None, code, schema.severity_of(code), message)
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """A batch after the stages that need no other batch."""
+
+    frame: pl.DataFrame  # raw cells with _line, _row and _index
+    flagged: FlaggedBatch | None  # None when the header rejects every row
+    structural: pl.DataFrame  # findings of broken records
+
+
 @dataclass
 class BatchResult:
     """One processed batch: clean rows (schema order), rejected raw rows, findings."""
@@ -137,31 +147,52 @@ class Engine:
         self._file_errors = "; ".join(f"{f.code}: {f.message}" for f in self.headers.fatal)
 
     def batches(self) -> Iterator[BatchResult]:
-        """Process the file batch by batch; the next block is read and parsed in a
-        background thread while this one is processed (polars releases the GIL)."""
+        """Process the file batch by batch, in a pipeline of three stages that overlap
+        (polars releases the GIL while it works): a background thread reads and parses
+        block n + 2, another normalizes and checks block n + 1, and this thread applies
+        uniqueness to block n, which needs every block before it, and splits its rows."""
         raws = self.source.batches()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulkprep-read") as pool:
-            upcoming = pool.submit(next, raws, None)
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulkprep-read") as reader,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulkprep-check") as checker,
+        ):
+            upcoming = reader.submit(next, raws, None)
+            pending: deque[Future[_Checked]] = deque()
             while (raw := upcoming.result()) is not None:
-                upcoming = pool.submit(next, raws, None)
-                yield self.process(raw)
+                upcoming = reader.submit(next, raws, None)
+                pending.append(checker.submit(self._check, raw, self._number(raw)))
+                if len(pending) > 1:
+                    yield self._finish(pending.popleft().result())
+            while pending:
+                yield self._finish(pending.popleft().result())
 
-    def process(self, raw: RawBatch) -> BatchResult:
+    def _number(self, raw: RawBatch) -> int:
+        """The row number of the batch's first row; batches are numbered in file order."""
+        first = self.rows + 1
+        self.rows += raw.height
+        return first
+
+    def _check(self, raw: RawBatch, first_row: int) -> _Checked:
+        """Normalize and check one batch: everything that needs no other batch."""
         frame = raw.frame.with_columns(
-            pl.int_range(self.rows + 1, self.rows + 1 + raw.height, dtype=pl.Int64).alias(ROW),
+            pl.int_range(first_row, first_row + raw.height, dtype=pl.Int64).alias(ROW),
             pl.int_range(0, raw.height, dtype=pl.Int64).alias(INDEX),
         )
-        self.rows += raw.height
         if self._file_errors:
-            return self._reject_all(frame)
+            return _Checked(frame, None, pl.DataFrame(schema=FINDING_SCHEMA))
         broken = {issue.index for issue in raw.issues}
         structural = _structural_findings(frame, raw)
         good = frame.filter(~pl.col(INDEX).is_in(list(broken))) if broken else frame
         normalized, repairs = normalize(good, self.schema, self.headers.sources)
-        flagged = self.checks.flag(normalized, repairs)
-        firsts = self._duplicates(flagged.frame)
-        findings = self._findings(flagged, firsts, structural)
-        return self._split(frame, flagged.frame, findings)
+        return _Checked(frame, self.checks.flag(normalized, repairs), structural)
+
+    def _finish(self, checked: _Checked) -> BatchResult:
+        """Keep-first uniqueness (in file order), then the findings and the split."""
+        if checked.flagged is None:
+            return self._reject_all(checked.frame)
+        firsts = self._duplicates(checked.flagged.frame)
+        findings = self._findings(checked.flagged, firsts, checked.structural)
+        return self._split(checked.frame, checked.flagged.frame, findings)
 
     # -- helpers ------------------------------------------------------------
 

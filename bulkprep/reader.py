@@ -37,7 +37,7 @@ import polars as pl
 from ._exceptions import EncodingError, InputError
 
 DELIMITERS = (",", "\t", ";", "|")
-DEFAULT_BATCH_BYTES = 16 * 1024 * 1024
+DEFAULT_BATCH_BYTES = 12 * 1024 * 1024
 LINE_COLUMN = "_line"
 _SNIFF_BYTES = 64 * 1024
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r)|[^\r\n]+$")
