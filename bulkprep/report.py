@@ -40,12 +40,17 @@ FINDING_SCHEMA = {
 
 class FindingSpool:
     """Findings written to Arrow IPC files batch by batch, so memory does not grow with
-    them; read back lazily. The files live in a temporary folder removed with the spool."""
+    them; read back lazily. The files live in a temporary folder removed with the spool.
+
+    The spool counts findings by code and severity as they arrive, so the report's
+    counts need no pass over the files.
+    """
 
     def __init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="bulkprep-findings-")
         self._parts: list[str] = []
         self.height = 0
+        self.counts: dict[tuple[str, str], int] = {}  # (code, severity) -> findings
 
     def add(self, frame: pl.DataFrame) -> None:
         if not frame.height:
@@ -53,6 +58,8 @@ class FindingSpool:
         path = f"{self._dir.name}/{len(self._parts):06d}.arrow"
         frame.write_ipc(path, compression="lz4")
         self._parts.append(path)
+        for code, severity, n in frame.group_by("code", "severity").len().iter_rows():
+            self.counts[(code, severity)] = self.counts.get((code, severity), 0) + n
         self.height += frame.height
 
     def frames(self) -> Iterator[pl.DataFrame]:
@@ -120,7 +127,13 @@ class Report:
         return list(self.findings_frame.select("line", "column", "code").iter_rows())
 
     def _severities(self) -> dict[str, int]:
-        grouped = self._scan().group_by("severity").len().collect()
+        data = self.findings_data
+        if isinstance(data, FindingSpool):
+            out: dict[str, int] = {}
+            for (_, severity), n in data.counts.items():
+                out[severity] = out.get(severity, 0) + n
+            return out
+        grouped = data.group_by("severity").len()
         return {str(k): int(v) for k, v in grouped.iter_rows()}
 
     @property
@@ -137,7 +150,13 @@ class Report:
         return EXIT_PROBLEMS if self.rejected_rows or self.errors else EXIT_OK
 
     def counts(self) -> dict[str, int]:
-        grouped = self._scan().group_by("code").len().sort("code").collect()
+        data = self.findings_data
+        if isinstance(data, FindingSpool):
+            out: dict[str, int] = {}
+            for (code, _), n in data.counts.items():
+                out[code] = out.get(code, 0) + n
+            return dict(sorted(out.items()))
+        grouped = data.group_by("code").len().sort("code")
         return {str(k): int(v) for k, v in grouped.iter_rows()}
 
     def to_dict(self, *, max_findings: int | None = None) -> dict[str, Any]:
@@ -163,31 +182,27 @@ class Report:
 
     def to_json(self, *, max_findings: int | None = None) -> str:
         """The report as JSON text (see :meth:`write_json` for files)."""
-        return b"".join(self._json_parts(max_findings)).decode("utf-8")
+        out = io.BytesIO()
+        self._write_json(out, max_findings)
+        return out.getvalue().decode("utf-8")
 
     def write_json(self, handle: IO[bytes]) -> None:
         """Write the report as JSON to a binary file, the findings in slices, so a
         report of millions of findings never sits in memory as one string."""
-        for part in self._json_parts(None):
-            handle.write(part)
+        self._write_json(handle, None)
         handle.write(b"\n")
 
-    def _json_parts(self, max_findings: int | None) -> Iterator[bytes]:
+    def _write_json(self, out: IO[bytes], max_findings: int | None) -> None:
         head = self.to_dict(max_findings=0)
         del head["findings"]
         total = self.total_findings
         shown = total if max_findings is None else min(max_findings, total)
         head["truncated"] = shown < total
         text = json.dumps(head, indent=2, ensure_ascii=False)[:-2] + ',\n  "findings": ['
-        yield text.encode("utf-8")
-        separator = b"\n    "
-        for frame in self._slices(shown):
-            buffer = io.BytesIO()
-            frame.write_ndjson(buffer)
-            # JSON escapes newlines inside strings, so the raw newlines separate rows.
-            yield separator + buffer.getvalue().rstrip(b"\n").replace(b"\n", b",\n    ")
-            separator = b",\n    "
-        yield b"\n  ]\n}" if shown else b"]\n}"
+        out.write(text.encode("utf-8"))
+        for i, frame in enumerate(self._slices(shown)):
+            out.write(_json_rows(frame, first=i == 0))
+        out.write(b"\n  ]\n}" if shown else b"]\n}")
 
     def _slices(self, limit: int) -> Iterator[pl.DataFrame]:
         """The first ``limit`` findings in frames of at most ``_JSON_SLICE`` rows,
@@ -207,6 +222,15 @@ class Report:
             f"{self.rejected_rows} rejected ({_n(self.errors, 'error')}, "
             f"{_n(self.warnings, 'warning')})"
         )
+
+
+def _json_rows(frame: pl.DataFrame, *, first: bool) -> bytes:
+    """Findings as the rows of the report's ``findings`` array (indented, comma-led)."""
+    buffer = io.BytesIO()
+    frame.write_ndjson(buffer)
+    # JSON escapes newlines inside strings, so the raw newlines separate rows.
+    rows = buffer.getvalue().rstrip(b"\n").replace(b"\n", b",\n    ")
+    return (b"\n    " if first else b",\n    ") + rows
 
 
 def _n(count: int, noun: str) -> str:
