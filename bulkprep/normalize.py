@@ -297,14 +297,14 @@ def _typed(col: Column, repairs: list[Repair]) -> list[pl.Expr]:
         )
         return _valid(col.name, value, parsed.is_not_null())
     if kind == "url":
-        has_scheme = v.str.contains(_HAS_SCHEME)
+        schemeless = f"{col.name}§schemeless"
         value = _url_with_scheme(v, col)
         ok = value.str.contains(_URL)  # the pattern admits http and https only
         repairs.append(
             Repair(
                 col.name,
                 "url-scheme-added",
-                v.is_not_null() & ~has_scheme & ok,
+                pl.col(schemeless) & pl.col(ok_col(col.name)),
                 pl.format(
                     "the URL had no scheme; '{}' was added", pl.lit(f"{col.default_scheme}://")
                 ),
@@ -314,7 +314,10 @@ def _typed(col: Column, repairs: list[Repair]) -> list[pl.Expr]:
         canonical = value.str.replace(r"^(?i:https)://", "https://").str.replace(
             r"^(?i:http)://", "http://"
         )
-        return _valid(col.name, pl.when(ok).then(canonical).otherwise(v), ok)
+        return [
+            *_valid(col.name, pl.when(ok).then(canonical).otherwise(v), ok),
+            (v.is_not_null() & ~v.str.contains(_HAS_SCHEME)).alias(schemeless),
+        ]
     raise AssertionError(f"unhandled column type {kind}")  # pragma: no cover
 
 
