@@ -18,7 +18,12 @@ SCHEMA = parse_schema(
         "object": "t",
         "columns": [
             {"name": "Email", "type": "email", "unique": True},
-            {"name": "Name", "type": "string", "max_length": 4, "severity": {"too-long": "warning"}},
+            {
+                "name": "Name",
+                "type": "string",
+                "max_length": 4,
+                "severity": {"too-long": "warning"},
+            },
             {"name": "Site", "type": "url"},
         ],
     },
