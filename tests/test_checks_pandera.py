@@ -11,6 +11,7 @@ table-driven case and on random tables.
 from __future__ import annotations
 
 import csv
+import io
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -122,14 +123,22 @@ def _schema(spec: Any) -> Schema:
     return load_schema(spec) if isinstance(spec, str) else parse_schema(spec, source="case")
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+def _checked_cases() -> list[str]:
+    """The cases whose rows reach the checks (in the others the header rejects all)."""
+    names = []
+    for name, case in sorted(CASES.items()):
+        source = open_csv(io.BytesIO(case["csv"].encode("utf-8")))
+        if not Engine(_schema(case["schema"]), source).headers.fatal:
+            names.append(name)
+    return names
+
+
+@pytest.mark.parametrize("name", _checked_cases())
 def test_cases_agree_with_pandera(name: str, tmp_path: Path) -> None:
     case = CASES[name]
     source = tmp_path / "input.csv"
     source.write_bytes(case["csv"].encode("utf-8"))
     schema = _schema(case["schema"])
-    if any(f.is_error for f in Engine(schema, open_csv(source)).headers.fatal):
-        pytest.skip("every row is rejected by the header; no checks run")
     ours, theirs = engine_failures(source, schema)
     assert ours == theirs
 
