@@ -37,6 +37,7 @@ import polars as pl
 
 from .normalize import FORMULA_START, Repair, invalid_reason, num_col, ok_col
 from .reader import LINE_COLUMN
+from .report import FINDING_SCHEMA
 from .schema import Column, Schema
 
 TYPE_CODES = {
@@ -120,7 +121,7 @@ class FlaggedBatch:
             )
             for rule, name in zip(self.rules, self.names, strict=True)
         ]
-        return pl.concat(parts) if parts else pl.LazyFrame()
+        return pl.concat(parts) if parts else pl.LazyFrame(schema=FINDING_SCHEMA)
 
 
 def _quoted(value: pl.Expr) -> pl.Expr:

@@ -73,20 +73,25 @@ class AtomicFile:
 
 
 class CsvSink:
-    """Appends polars frames to a CSV file (comma, UTF-8, no BOM), header once."""
+    """Appends polars frames to a CSV file (comma, UTF-8, no BOM), header once.
+
+    In a one-column file an empty value is written as ``""``: an empty line would be
+    read back as no row at all.
+    """
 
     def __init__(self, path: str | Path, columns: list[str]) -> None:
         self.file = AtomicFile(path)
         self.columns = columns
         self.rows = 0
         self._header_written = False
+        self._empty = '""' if len(columns) == 1 else ""
 
     def write(self, frame: pl.DataFrame) -> None:
         if not self._header_written:
             pl.DataFrame(schema=dict.fromkeys(self.columns, pl.String)).write_csv(self.file.handle)
             self._header_written = True
         if frame.height:
-            frame.write_csv(self.file.handle, include_header=False)
+            frame.write_csv(self.file.handle, include_header=False, null_value=self._empty)
             self.rows += frame.height
 
     def commit(self) -> None:

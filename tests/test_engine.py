@@ -80,11 +80,25 @@ def test_an_error_in_a_late_block_stops_the_run_and_leaves_no_output(tmp_path: P
     cut = data.index(b"\n", len(data) * 3 // 4) + 1
     source.write_bytes(data[:cut] + b"\xff,x,y\n" + data[cut:])
     line = data[:cut].count(b"\n") + 1
-    before = threading.active_count()
     with pytest.raises(EncodingError, match=f"line {line}:"):
         bulkprep.clean(
             SCHEMA, source, output=tmp_path / "c.csv", rejects=tmp_path / "r.csv", batch_bytes=1024
         )
     assert not (tmp_path / "c.csv").exists()
     assert not (tmp_path / "r.csv").exists()
-    assert threading.active_count() == before  # the pipeline's threads are gone
+    pipeline = [t.name for t in threading.enumerate() if t.name.startswith("bulkprep-")]
+    assert pipeline == []  # the pipeline's threads are gone
+
+
+def test_a_file_without_any_schema_column_keeps_its_rows(tmp_path: Path) -> None:
+    """No column of the schema in the file: no checks to run, every row is clean."""
+    schema = parse_schema({"object": "t", "columns": [{"name": "A"}]}, source="test")
+    source = tmp_path / "in.csv"
+    source.write_text("B\n1\n2\n", encoding="utf-8")
+    report = bulkprep.clean(schema, source, output=tmp_path / "c.csv", rejects=tmp_path / "r.csv")
+    assert (report.rows, report.clean_rows, report.rejected_rows) == (2, 2, 0)
+    assert report.flat() == [(None, "B", "extra-column"), (None, "A", "missing-column")]
+    # one column of empty values: written as "" so that the rows survive reading back
+    assert (tmp_path / "c.csv").read_text(encoding="utf-8") == 'A\n""\n""\n'
+    again = bulkprep.clean(schema, tmp_path / "c.csv", output=tmp_path / "c2.csv")
+    assert (again.rows, again.clean_rows) == (2, 2)
