@@ -90,7 +90,7 @@ def serial(source: Path, out: Path, batch_bytes: int) -> tuple[float, int]:
     eng = engine.Engine(schema, csv_source)
     clean = api.CsvSink(out / "serial.clean.csv", schema.names)
     rejects = api.CsvSink(
-        out / "serial.rejects.csv", [*eng.raw_names, reader.LINE_COLUMN, "_errors"]
+        out / "serial.rejects.csv", [*eng.raw_names, engine.REJECTS_LINE, engine.REJECTS_ERRORS]
     )
     spool = api.FindingSpool()
     rows = 0

@@ -12,10 +12,10 @@ from typing import IO
 
 import polars as pl
 
-from .engine import FINDING_SCHEMA, Engine
+from .engine import FINDING_SCHEMA, REJECTS_ERRORS, REJECTS_LINE, Engine
 from .findings import Finding
 from .outputs import AtomicFile, CsvSink, check_not_input
-from .reader import DEFAULT_BATCH_BYTES, LINE_COLUMN, open_csv
+from .reader import DEFAULT_BATCH_BYTES, open_csv
 from .report import FindingSpool, Report
 from .schema import Schema, load_schema
 
@@ -122,7 +122,7 @@ def _run(
         engine = Engine(schema, csv_source)
         if outputs is not None:
             clean_sink = CsvSink(outputs[0], schema.names)
-            rejects_sink = CsvSink(outputs[1], [*engine.raw_names, LINE_COLUMN, "_errors"])
+            rejects_sink = CsvSink(outputs[1], [*engine.raw_names, REJECTS_LINE, REJECTS_ERRORS])
         findings.add(_file_findings(engine.headers.findings))
         for batch in engine.batches():
             rows += batch.rows

@@ -52,7 +52,7 @@ TYPE_CODES = {
 }
 ERROR = "§error"  # True where a row fails a rule of severity error
 FLAGGED = "§flagged"  # True where a row fails any rule
-ROW = "_row"
+ROW = "§row"
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,14 @@ import polars as pl
 from .checks import ERROR, ROW, FlaggedBatch, compile_checks
 from .findings import Finding
 from .normalize import INDEX, normalize, ok_col
-from .reader import LINE_COLUMN, CsvSource, RawBatch
+from .reader import LINE_COLUMN, CsvSource, RawBatch, cell_name
 from .report import FINDING_SCHEMA
 from .schema import Schema, fold_header
 from .unique import SeenValues
+
+# The columns the rejects file adds after the raw cells.
+REJECTS_LINE = "_line"
+REJECTS_ERRORS = "_errors"
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ def map_headers(header: list[str], schema: Schema) -> HeaderMap:
             )
             continue
         first_seen[target] = i
-        sources[target] = f"c{i}"
+        sources[target] = cell_name(i)
     for col in schema.columns:
         if sources[col.name] is not None:
             continue
@@ -124,7 +128,7 @@ class BatchResult:
     rows: int
     clean: pl.DataFrame  # schema columns, canonical values
     clean_index: pl.DataFrame  # line and row of each clean row, in clean-file order
-    rejects: pl.DataFrame  # raw cells, _line, _errors
+    rejects: pl.DataFrame  # raw cells, _line, _errors (REJECTS_LINE, REJECTS_ERRORS)
     findings: pl.DataFrame  # FINDING_SCHEMA
 
 
@@ -282,7 +286,7 @@ class Engine:
             .agg(
                 pl.format("{}: {}", pl.col("code"), pl.col("message"))
                 .str.join("; ")
-                .alias("_errors")
+                .alias(REJECTS_ERRORS)
             )
         )
         rejected = errors["row"].implode()
@@ -295,9 +299,9 @@ class Engine:
         rejects = frame.join(
             errors, left_on=ROW, right_on="row", how="inner", maintain_order="left"
         ).select(
-            *[pl.col(f"c{i}").alias(n) for i, n in enumerate(self.raw_names)],
-            pl.col(LINE_COLUMN),
-            pl.col("_errors"),
+            *[pl.col(cell_name(i)).alias(n) for i, n in enumerate(self.raw_names)],
+            pl.col(LINE_COLUMN).alias(REJECTS_LINE),
+            pl.col(REJECTS_ERRORS),
         )
         return BatchResult(
             rows=frame.height,
@@ -312,9 +316,9 @@ class Engine:
 
     def _reject_all(self, frame: pl.DataFrame) -> BatchResult:
         rejects = frame.select(
-            *[pl.col(f"c{i}").alias(n) for i, n in enumerate(self.raw_names)],
-            pl.col(LINE_COLUMN),
-            pl.lit(self._file_errors).alias("_errors"),
+            *[pl.col(cell_name(i)).alias(n) for i, n in enumerate(self.raw_names)],
+            pl.col(LINE_COLUMN).alias(REJECTS_LINE),
+            pl.lit(self._file_errors).alias(REJECTS_ERRORS),
         )
         return BatchResult(
             rows=frame.height,
@@ -352,7 +356,7 @@ def _unique_names(header: list[str], width: int) -> list[str]:
     for i in range(width):
         base = header[i] if header[i].strip() else f"column_{i + 1}"
         name, n = base, 2
-        while name in seen or name in (LINE_COLUMN, "_errors"):
+        while name in seen or name in (REJECTS_LINE, REJECTS_ERRORS):
             name, n = f"{base}_{n}", n + 1
         seen.add(name)
         out.append(name)

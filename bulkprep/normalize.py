@@ -42,7 +42,7 @@ DEFAULT_FORMATS = {
 # %.f writes a fraction of a second only when there is one, so none is lost.
 ISO_FORMAT = {"date": "%Y-%m-%d", "datetime": "%Y-%m-%dT%H:%M:%S%.f"}
 
-INDEX = "_index"
+INDEX = "§index"
 
 
 def _with(frame: pl.DataFrame, exprs: list[pl.Expr]) -> pl.DataFrame:
@@ -81,7 +81,7 @@ def normalize(
 ) -> tuple[pl.DataFrame, list[Repair]]:
     """Add canonical and helper columns to ``frame``; return it and its repairs.
 
-    ``sources`` maps each schema column to the raw cell column (``c0`` …) it reads
+    ``sources`` maps each schema column to the raw cell column (``§c0`` …) it reads
     from, or None when the file lacks it. Each repair's mask and message are
     expressions on the returned frame (``bulkprep.checks`` evaluates them).
     """

@@ -38,7 +38,7 @@ from ._exceptions import EncodingError, InputError
 
 DELIMITERS = (",", "\t", ";", "|")
 DEFAULT_BATCH_BYTES = 12 * 1024 * 1024
-LINE_COLUMN = "_line"
+LINE_COLUMN = "§line"  # working column; "§" cannot occur in a schema's column names
 _SNIFF_BYTES = 64 * 1024
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r)|[^\r\n]+$")
 _SEP_LINE_RE = re.compile(rb"^sep=(.)\r?\n", re.IGNORECASE)
@@ -55,7 +55,7 @@ class RowIssue:
 
 @dataclass
 class RawBatch:
-    """Raw text cells ``c0 … c{n-1}`` plus ``_line``; ``issues`` marks broken records."""
+    """Raw text cells ``§c0 … §c{n-1}`` plus ``§line``; ``issues`` marks broken records."""
 
     frame: pl.DataFrame
     issues: list[RowIssue] = field(default_factory=list)
@@ -66,8 +66,13 @@ class RawBatch:
         return self.frame.height
 
 
+def cell_name(index: int) -> str:
+    """The working name of the raw cells of column ``index`` (0-based)."""
+    return f"§c{index}"
+
+
 def cell_columns(width: int) -> list[str]:
-    return [f"c{i}" for i in range(width)]
+    return [cell_name(i) for i in range(width)]
 
 
 class CsvSource:
@@ -526,7 +531,7 @@ def _parse_fast(chunk: bytes, width: int, delimiter: str, line: int) -> RawBatch
         return None
     if chunk.count(delimiter.encode()) != rows * (width - 1) + inner_delimiters:
         return None
-    if width == 1 and (frame["c0"].str.strip_chars() == "").any():
+    if width == 1 and (frame[names[0]].str.strip_chars() == "").any():
         return None  # a blank line and an empty value look alike: let the exact parser decide
     lines = pl.int_range(0, rows, eager=True, dtype=pl.Int64) + nl.cum_sum() - nl + line
     return RawBatch(frame.with_columns(lines.alias(LINE_COLUMN)), lines=newlines)

@@ -328,6 +328,8 @@ def _describe(error: jsonschema.ValidationError, data: Any) -> str:
         return f"{where}{error.message}"
     if error.validator == "type":
         return f"{where}expected {error.validator_value}, got {error.instance!r}"
+    if error.validator == "pattern" and "§" in str(error.validator_value):
+        return f"{where}{error.instance!r} contains §, which bulkprep keeps for its own use"
     return f"{where}{error.message}"
 
 

@@ -31,11 +31,11 @@ from ._exceptions import (
     WaitTimeout,
 )
 from .client import Client
-from .engine import FINDING_SCHEMA
+from .engine import FINDING_SCHEMA, REJECTS_ERRORS, REJECTS_LINE
 from .jobs import Job, JobStatus, file_sha256, wait_for_job
 from .journal import Journal, JournalEntry
 from .outputs import AtomicFile, check_not_input
-from .reader import LINE_COLUMN, open_csv
+from .reader import LINE_COLUMN, cell_name, open_csv
 from .report import EXIT_OK, EXIT_PROBLEMS, Report
 from .schema import Schema, load_schema
 
@@ -618,7 +618,7 @@ def _append_rejects(
     if not refused.height or "rejects" not in report.outputs:
         return
     reasons = refused.group_by("line", maintain_order=True).agg(
-        pl.col("message").str.join("; ").alias("_errors")
+        pl.col("message").str.join("; ").alias(REJECTS_ERRORS)
     )
     raw = open_csv(source, encoding=encoding, delimiter=delimiter)
     names = list(pl.read_csv(report.outputs["rejects"], n_rows=0, infer_schema=False).columns)
@@ -628,7 +628,11 @@ def _append_rejects(
     extra = (
         pl.concat(picked)
         .join(reasons, left_on=LINE_COLUMN, right_on="line", how="left", maintain_order="left")
-        .select(*[pl.col(f"c{i}").alias(n) for i, n in enumerate(cells)], LINE_COLUMN, "_errors")
+        .select(
+            *[pl.col(cell_name(i)).alias(n) for i, n in enumerate(cells)],
+            pl.col(LINE_COLUMN).alias(REJECTS_LINE),
+            REJECTS_ERRORS,
+        )
     )
     path = Path(report.outputs["rejects"])
     with AtomicFile(path) as out, path.open("rb") as old:

@@ -26,7 +26,7 @@ from pandera.errors import SchemaErrors
 
 from bulkprep.checks import TYPE_CODES
 from bulkprep.engine import Engine
-from bulkprep.normalize import FORMULA_START, normalize, num_col, ok_col
+from bulkprep.normalize import FORMULA_START, INDEX, normalize, num_col, ok_col
 from bulkprep.reader import open_csv
 from bulkprep.schema import Schema, load_schema, parse_schema
 
@@ -106,8 +106,8 @@ def engine_failures(path: Path, schema: Schema) -> tuple[set[Failure], set[Failu
     offset = 0
     for raw in source.batches():
         broken = {issue.index for issue in raw.issues}
-        frame = raw.frame.with_row_index("_index").with_columns(pl.col("_index").cast(pl.Int64))
-        frame = frame.filter(~pl.col("_index").is_in(list(broken)))
+        frame = raw.frame.with_row_index(INDEX).with_columns(pl.col(INDEX).cast(pl.Int64))
+        frame = frame.filter(~pl.col(INDEX).is_in(list(broken)))
         normalized, _ = normalize(frame, schema, engine.headers.sources)
         flagged = engine.checks.flag(normalized)
         for rule, name in zip(flagged.rules, flagged.names, strict=True):

@@ -102,3 +102,36 @@ def test_a_file_without_any_schema_column_keeps_its_rows(tmp_path: Path) -> None
     assert (tmp_path / "c.csv").read_text(encoding="utf-8") == 'A\n""\n""\n'
     again = bulkprep.clean(schema, tmp_path / "c.csv", output=tmp_path / "c2.csv")
     assert (again.rows, again.clean_rows) == (2, 2)
+
+
+def test_column_names_like_the_working_columns(tmp_path: Path) -> None:
+    """Schema columns named like the raw cells or the rejects file's columns stay apart
+    from the engine's working columns: raw values and line numbers are right."""
+    schema = parse_schema(
+        {
+            "object": "t",
+            "columns": [
+                {"name": "c0", "unique": True, "case": "upper"},
+                {"name": "_line", "type": "integer"},
+            ],
+        },
+        source="test",
+    )
+    source = tmp_path / "in.csv"
+    source.write_text("c0,_line\n a ,1\nA,2\nb,x\n", encoding="utf-8")
+    report = bulkprep.clean(schema, source, output=tmp_path / "c.csv", rejects=tmp_path / "r.csv")
+    found = [(f.line, f.column, f.value, f.code) for f in report.findings]
+    assert found == [
+        (2, "c0", " a ", "whitespace-trimmed"),
+        (3, "c0", "A", "duplicate-value"),
+        (4, "_line", "x", "invalid-integer"),
+    ]
+    assert (tmp_path / "c.csv").read_text(encoding="utf-8") == "c0,_line\nA,1\n"
+    rejects = (tmp_path / "r.csv").read_text(encoding="utf-8").splitlines()
+    assert rejects[0] == "c0,_line_2,_line,_errors"
+    assert rejects[1].startswith("A,2,3,duplicate-value: ")
+
+
+def test_a_column_name_with_the_working_mark_is_refused() -> None:
+    with pytest.raises(bulkprep.SchemaError, match=r"columns\[0\] \(A§ok\) > name: .*§"):
+        parse_schema({"object": "t", "columns": [{"name": "A§ok"}]}, source="t.yaml")
