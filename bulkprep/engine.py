@@ -18,12 +18,13 @@ import polars as pl
 
 from .checks import ERROR, ROW, FlaggedBatch, compile_checks
 from .findings import Finding
-from .normalize import INDEX, normalize, ok_col
+from .normalize import normalize, ok_col
 from .reader import LINE_COLUMN, CsvSource, RawBatch, cell_name
 from .report import FINDING_SCHEMA
 from .schema import Schema, fold_header
 from .unique import SeenValues
 
+INDEX = "§index"  # a row's position in its batch (working column)
 # The columns the rejects file adds after the raw cells.
 REJECTS_LINE = "_line"
 REJECTS_ERRORS = "_errors"

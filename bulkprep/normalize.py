@@ -7,9 +7,14 @@ For each schema column the batch gains:
 * ``<name>§why``: the reason, where it cannot;
 * ``<name>§num``: the value as a number, for range checks (integer and number).
 
-Repairs that keep the row (trimmed white space, a lower-cased email, a repaired
-phone, an added URL scheme, an escaped formula) come back as warning findings.
-Checks of the canonical values are compiled separately (``bulkprep.checks``).
+It runs in four passes over a batch: the text of every column (trim, NFC, case),
+every column read as its type (email and phone by their vectorized fast paths), the
+residue those fast paths leave sent to email-validator and phonenumbers, and the
+libraries' verdicts. Repairs that keep the row (trimmed white space, a lower-cased
+email, a repaired phone, an added URL scheme, an escaped formula) come back as
+:class:`Repair` masks and messages; ``bulkprep.checks`` evaluates them with the
+schema's checks in one pass, as findings whose severity the column decides (warning
+unless the schema says otherwise).
 """
 
 from __future__ import annotations
@@ -41,8 +46,6 @@ DEFAULT_FORMATS = {
 }
 # %.f writes a fraction of a second only when there is one, so none is lost.
 ISO_FORMAT = {"date": "%Y-%m-%d", "datetime": "%Y-%m-%dT%H:%M:%S%.f"}
-
-INDEX = "§index"
 
 
 def _with(frame: pl.DataFrame, exprs: list[pl.Expr]) -> pl.DataFrame:

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from pandera.errors import SchemaErrors
 
 from bulkprep.checks import TYPE_CODES
-from bulkprep.engine import Engine
-from bulkprep.normalize import FORMULA_START, INDEX, normalize, num_col, ok_col
+from bulkprep.engine import INDEX, Engine
+from bulkprep.normalize import FORMULA_START, normalize, num_col, ok_col
 from bulkprep.reader import open_csv
 from bulkprep.schema import Schema, load_schema, parse_schema
 
