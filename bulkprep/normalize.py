@@ -308,9 +308,7 @@ def _typed(col: Column, repairs: list[Repair]) -> list[pl.Expr]:
                 col.name,
                 "url-scheme-added",
                 pl.col(schemeless) & pl.col(ok_col(col.name)),
-                pl.format(
-                    "the URL had no scheme; '{}' was added", pl.lit(f"{col.default_scheme}://")
-                ),
+                pl.lit(f"the URL had no scheme; '{col.default_scheme}://' was added"),
             )
         )
         # a lower-case scheme (HTTPS://… becomes https://…)
