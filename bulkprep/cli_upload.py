@@ -543,7 +543,7 @@ def sandbox_cmd(
     seed: int | None,
 ) -> None:
     """Run a local Bulk API sandbox on 127.0.0.1 until Ctrl-C."""
-    from .sandbox import FaultPlan, serve_forever
+    from .sandbox import FaultPlan, Sandbox, serve_forever
 
     try:
         plan = FaultPlan.parse(list(faults), seed=seed) if faults else None
@@ -555,12 +555,14 @@ def sandbox_cmd(
 
     signal.signal(signal.SIGTERM, stop)
     serve_forever(
-        port=port,
-        data_dir=data_dir,
-        faults=plan,
-        latency_ms=latency,
-        fail_jobs=fail_job,
-        signature_key=signature_key(),
+        Sandbox(
+            port=port,
+            data_dir=data_dir,
+            faults=plan,
+            latency_ms=latency,
+            fail_jobs=fail_job,
+            signature_key=signature_key(),
+        )
     )
 
 

@@ -725,7 +725,10 @@ def test_serve_forever_runs_until_interrupted(http: requests.Session) -> None:
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
     }
-    code = "from bulkprep.sandbox import serve_forever; serve_forever(step_seconds=0.01)"
+    code = (
+        "from bulkprep.sandbox import Sandbox, serve_forever; "
+        "serve_forever(Sandbox(step_seconds=0.01))"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stderr=subprocess.PIPE, text=True, env=env
     )

@@ -257,30 +257,10 @@ class Sandbox:
         return self._store
 
 
-def serve_forever(
-    *,
-    port: int = 0,
-    data_dir: str | Path | None = None,
-    credentials: SandboxCredentials | None = None,
-    faults: FaultPlan | None = None,
-    latency_ms: float = 0,
-    fail_jobs: bool = False,
-    step_seconds: float = 0.05,
-    signature_key: str | None = None,
-    hub: str = "marketing",
-) -> None:
-    """Run a sandbox in the foreground until Ctrl+C, printing where and how to reach it."""
-    sandbox = Sandbox(
-        port=port,
-        data_dir=data_dir,
-        credentials=credentials,
-        faults=faults,
-        latency_ms=latency_ms,
-        fail_jobs=fail_jobs,
-        step_seconds=step_seconds,
-        signature_key=signature_key,
-        hub=hub,
-    ).start()
+def serve_forever(sandbox: Sandbox | None = None) -> None:
+    """Run ``sandbox`` (a default one if None) in the foreground until Ctrl+C, printing
+    where and how to reach it."""
+    sandbox = (sandbox or Sandbox()).start()
     creds = sandbox.credentials
     print(f"bulkprep sandbox listening on {sandbox.base_url}", file=sys.stderr)
     print(f"  user secret:         {creds.user}", file=sys.stderr)
