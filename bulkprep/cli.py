@@ -23,6 +23,16 @@ def _schemas_dir(ctx: click.Context) -> str | None:
     return ctx.find_root().params.get("schemas")
 
 
+# How many findings `clean` and `upload` print (the report file has them all).
+_max_findings_option = click.option(
+    "--max-findings",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Findings to print.",
+)
+
+
 def _input_options(func: Any) -> Any:
     func = click.option(
         "--delimiter",
@@ -113,13 +123,7 @@ def cli(schemas: str | None, debug: bool) -> None:
 @click.option(
     "--report", type=click.Path(dir_okay=False), help="Also write the report as JSON to this path."
 )
-@click.option(
-    "--max-findings",
-    type=click.IntRange(min=0),
-    default=20,
-    show_default=True,
-    help="Findings to print.",
-)
+@_max_findings_option
 @_input_options
 @click.pass_context
 def clean_cmd(

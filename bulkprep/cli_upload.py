@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from .cli import _input_options, cli, schema_group
+from .cli import _input_options, _max_findings_option, cli, schema_group
 from .codes import EXIT_OK, EXIT_PROBLEMS, OutputFormat
 from .config import Settings, load_settings, signature_key
 from .findings import Finding
@@ -192,13 +192,7 @@ class _UploadView:
     help="Seconds to wait for the job(s).",
 )
 @click.option("--force", is_flag=True, help="Upload even if the same bytes were uploaded before.")
-@click.option(
-    "--max-findings",
-    type=click.IntRange(min=0),
-    default=20,
-    show_default=True,
-    help="Findings of the cleaning to print.",
-)
+@_max_findings_option
 @_input_options
 @_api_options
 @_sandbox_option
