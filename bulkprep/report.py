@@ -58,8 +58,8 @@ class FindingSpool:
         path = f"{self._dir.name}/{len(self._parts):06d}.arrow"
         frame.write_ipc(path, compression="lz4")
         self._parts.append(path)
-        for code, severity, n in frame.group_by("code", "severity").len().iter_rows():
-            self.counts[(code, severity)] = self.counts.get((code, severity), 0) + n
+        for key, n in _tally(frame).items():
+            self.counts[key] = self.counts.get(key, 0) + n
         self.height += frame.height
 
     def frames(self) -> Iterator[pl.DataFrame]:
@@ -126,15 +126,16 @@ class Report:
         """``(line, column, code)`` of every finding, for tests and quick looks."""
         return list(self.findings_frame.select("line", "column", "code").iter_rows())
 
-    def _severities(self) -> dict[str, int]:
+    def _tally(self) -> dict[tuple[str, str], int]:
+        """Findings by (code, severity): the spool's running counts, or counted now."""
         data = self.findings_data
-        if isinstance(data, FindingSpool):
-            out: dict[str, int] = {}
-            for (_, severity), n in data.counts.items():
-                out[severity] = out.get(severity, 0) + n
-            return out
-        grouped = data.group_by("severity").len()
-        return {str(k): int(v) for k, v in grouped.iter_rows()}
+        return data.counts if isinstance(data, FindingSpool) else _tally(data)
+
+    def _severities(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for (_, severity), n in self._tally().items():
+            out[severity] = out.get(severity, 0) + n
+        return out
 
     @property
     def errors(self) -> int:
@@ -150,14 +151,10 @@ class Report:
         return EXIT_PROBLEMS if self.rejected_rows or self.errors else EXIT_OK
 
     def counts(self) -> dict[str, int]:
-        data = self.findings_data
-        if isinstance(data, FindingSpool):
-            out: dict[str, int] = {}
-            for (code, _), n in data.counts.items():
-                out[code] = out.get(code, 0) + n
-            return dict(sorted(out.items()))
-        grouped = data.group_by("code").len().sort("code")
-        return {str(k): int(v) for k, v in grouped.iter_rows()}
+        out: dict[str, int] = {}
+        for (code, _), n in self._tally().items():
+            out[code] = out.get(code, 0) + n
+        return dict(sorted(out.items()))
 
     def to_dict(self, *, max_findings: int | None = None) -> dict[str, Any]:
         frame = self.head(max_findings)
@@ -222,6 +219,11 @@ class Report:
             f"{self.rejected_rows} rejected ({_n(self.errors, 'error')}, "
             f"{_n(self.warnings, 'warning')})"
         )
+
+
+def _tally(frame: pl.DataFrame) -> dict[tuple[str, str], int]:
+    grouped = frame.group_by("code", "severity").len()
+    return {(str(code), str(severity)): int(n) for code, severity, n in grouped.iter_rows()}
 
 
 def _json_rows(frame: pl.DataFrame, *, first: bool) -> bytes:
