@@ -28,6 +28,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from ..config import Credentials
 from .faults import Fault, FaultInjector
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ class SandboxCredentials:
     @property
     def auth_header(self) -> str:
         """The ``Authorization`` header value a client must send."""
-        return f"User {self.user}, Organization {self.organization}, Element {self.element}"
+        return Credentials(self.user, self.organization, self.element).authorization_header()
 
     def accepts(self, header: str | None) -> bool:
         """True if an ``Authorization`` header carries exactly these three secrets."""

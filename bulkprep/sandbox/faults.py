@@ -30,6 +30,14 @@ from dataclasses import dataclass, field
 FAULT_KINDS: tuple[str, ...] = ("429", "500", "502", "503", "drop")
 
 
+def _kind(kind: object) -> str:
+    """A fault kind as written by a user (``"429"``, ``" Drop"``), checked and folded."""
+    folded = str(kind).strip().lower()
+    if folded not in FAULT_KINDS:
+        raise ValueError(f"unknown fault kind {folded!r}: expected one of {', '.join(FAULT_KINDS)}")
+    return folded
+
+
 @dataclass
 class FaultPlan:
     """Random faults: ``rates`` maps a fault kind to the chance (0..1) a request gets it.
@@ -47,11 +55,7 @@ class FaultPlan:
     def __post_init__(self) -> None:
         rates: dict[str, float] = {}
         for kind, rate in self.rates.items():
-            kind = str(kind).strip().lower()
-            if kind not in FAULT_KINDS:
-                raise ValueError(
-                    f"unknown fault kind {kind!r}: expected one of {', '.join(FAULT_KINDS)}"
-                )
+            kind = _kind(kind)
             if isinstance(rate, bool) or not isinstance(rate, int | float):
                 raise ValueError(f"fault rate for {kind} must be a number, got {rate!r}")
             if not 0.0 <= float(rate) <= 1.0:
@@ -158,11 +162,7 @@ class FaultInjector:
         after_handling: bool = False,
     ) -> None:
         """Queue a fault for the next ``times`` requests matching ``method`` and ``path``."""
-        kind = str(kind).strip().lower()
-        if kind not in FAULT_KINDS:
-            raise ValueError(
-                f"unknown fault kind {kind!r}: expected one of {', '.join(FAULT_KINDS)}"
-            )
+        kind = _kind(kind)
         if times < 1:
             raise ValueError(f"times must be at least 1, got {times}")
         pattern = re.compile(path) if path is not None else None

@@ -21,7 +21,7 @@ from werkzeug.wrappers import Request, Response
 
 from .app import ApiFailure, json_response
 from .catalog import OBJECTS, field_names, object_metadata
-from .store import COMPARISONS, JOB_COLUMNS, Store
+from .store import COMPARISONS, JOB_COLUMNS, Job, Store
 from .worker import Worker, is_local_url
 
 DEFAULT_PAGE_SIZE = 200
@@ -122,10 +122,9 @@ def _text_of(part: FileStorage | str | None) -> str | None:
 class Handlers:
     """One method per route endpoint; each returns a response or raises ApiFailure."""
 
-    def __init__(self, store: Store, worker: Worker, upload_dir: Path) -> None:
+    def __init__(self, store: Store, worker: Worker) -> None:
         self.store = store
         self.worker = worker
-        self.upload_dir = upload_dir
 
     def objects(self, request: Request, hub: str) -> Response:
         return json_response(list(OBJECTS))
@@ -136,11 +135,14 @@ class Handlers:
             raise ApiFailure(404, f"No such object: {name}")
         return json_response(metadata)
 
-    def status(self, request: Request, hub: str, job_id: str) -> Response:
+    def _job(self, job_id: str) -> Job:
         job = self.store.get_job(job_number(job_id))
         if job is None:
             raise ApiFailure(404, f"No bulk job with id {job_id}")
-        return json_response(job.to_json())
+        return job
+
+    def status(self, request: Request, hub: str, job_id: str) -> Response:
+        return json_response(self._job(job_id).to_json())
 
     def cancel(self, request: Request, hub: str, job_id: str) -> Response:
         job, cancelled = self.store.cancel_job(job_number(job_id))
@@ -153,9 +155,7 @@ class Handlers:
         return json_response(job.to_json())
 
     def errors(self, request: Request, hub: str, job_id: str) -> Response:
-        number = job_number(job_id)
-        if self.store.get_job(number) is None:
-            raise ApiFailure(404, f"No bulk job with id {job_id}")
+        number = self._job(job_id).id
         size = page_size(request)
         after = decode_token(request, f"errors:{number}") or 0
         rows = self.store.failed_records(number, after=after, limit=size + 1)

@@ -72,6 +72,8 @@ class Sandbox:
         self._requested_port = port
         self._data_dir = Path(data_dir) if data_dir is not None else None
         self._injector = FaultInjector(self.faults)
+        #: Answer the next matching requests with a fault (:meth:`FaultInjector.inject`).
+        self.inject = self._injector.inject
         self._port: int | None = None
         self._tmp_dir: Path | None = None
         self._store: Store | None = None
@@ -123,7 +125,7 @@ class Sandbox:
             signature_key=self.signature_key,
         )
         self._app = SandboxApp(
-            handlers=Handlers(self._store, self._worker, upload_dir),
+            handlers=Handlers(self._store, self._worker),
             credentials=self.credentials,
             injector=self._injector,
             upload_dir=upload_dir,
@@ -223,20 +225,6 @@ class Sandbox:
         return self.credentials.auth_header
 
     # -- what tests need ----------------------------------------------------------------
-
-    def inject(
-        self,
-        kind: str,
-        *,
-        method: str | None = None,
-        path: str | None = None,
-        times: int = 1,
-        after_handling: bool = False,
-    ) -> None:
-        """Answer the next ``times`` matching requests with a fault (see ``faults``)."""
-        self._injector.inject(
-            kind, method=method, path=path, times=times, after_handling=after_handling
-        )
 
     @property
     def requests_log(self) -> list[tuple[str, str, int | None]]:

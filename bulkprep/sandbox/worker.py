@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ..signature import sign
+from ..signature import HEADER, sign
 from .store import Job, Store
 
 log = logging.getLogger("bulkprep.sandbox")
@@ -249,7 +249,7 @@ class Worker:
         body = json.dumps(job.to_json()).encode("utf-8")
         headers = {"Content-Type": "application/json"}
         if self.signature_key:
-            headers["Elements-Webhook-Signature"] = sign(body, self.signature_key)
+            headers[HEADER] = sign(body, self.signature_key)
         try:
             response = self._http.post(url, data=body, headers=headers, timeout=5)
         except requests.RequestException as exc:
