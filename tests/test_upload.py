@@ -640,17 +640,21 @@ def test_report_path_that_is_the_input_is_refused_before_anything_is_written(
     assert not (tmp_path / "contacts.clean.csv").exists()
 
 
-def test_an_interrupted_wait_still_writes_the_report(
-    client: Client, journal: Journal, tmp_path: Path
-) -> None:
+def test_an_interrupted_wait_still_writes_the_report(tmp_path: Path) -> None:
     source = copy_sample(tmp_path)
     report = tmp_path / "report.json"
 
     def interrupt(seconds: float) -> None:
         raise KeyboardInterrupt
 
-    with pytest.raises(WaitInterrupted):
-        run(client, journal, source, report=report, sleep=interrupt)
+    # A slow sandbox, so that the job is still running at the first poll and the wait
+    # sleeps (and is interrupted) rather than finding the job already done.
+    with (
+        Sandbox(credentials=SECRETS, step_seconds=0.3) as sb,
+        make_client(sb, tmp_path) as client,
+        pytest.raises(WaitInterrupted),
+    ):
+        run(client, Journal(tmp_path / "journal.sqlite3"), source, report=report, sleep=interrupt)
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["upload"]["state"] == "interrupted"
     assert data["rows"] == 10 and len(data["upload"]["jobs"]) == 1
