@@ -249,9 +249,12 @@ def upload(
                 on_event,
             )
             outcome = JobOutcome(chunk, job.id, job.remote_name, job.adopted)
+            # The job's entry replaces the placeholder: written first, so that at no
+            # moment the journal lacks both.
             journal.add(
                 replace(entry, job_id=job.id, remote_name=job.remote_name, status=job.status)
             )
+            journal.remove(entry.job_id, client.settings.host)
             result.jobs.append(outcome)
             _emit(on_event, "created", outcome=outcome)
         if not wait:
@@ -298,9 +301,10 @@ def _send(
     callback_url: str | None,
     on_event: Event | None,
 ) -> Job:
-    """Create the job of one chunk. The placeholder entry is dropped once the client has
-    settled what happened (a job, a refusal, or an ambiguity it reported after reading
-    the job list), and kept only when the run stops in the middle of sending."""
+    """Create the job of one chunk. The placeholder entry is dropped when the client has
+    settled that no job was made (a refusal, or an ambiguity it reported after reading
+    the job list); on success the caller replaces it with the job's entry; it is kept
+    when the run stops in the middle of sending."""
     host = client.settings.host
     try:
         job = client.create_bulk_upload(
@@ -324,7 +328,6 @@ def _send(
             "uploading again (a rerun refuses these bytes until then, or with --force)",
             [],
         ) from None
-    journal.remove(entry.job_id, host)
     return job
 
 
