@@ -368,13 +368,7 @@ def _job_command(name: str, help_text: str) -> Any:
 def status_cmd(job_id: str, profile: str | None, base_url: str | None, hub: str | None) -> None:
     with _connection(profile=profile, base_url=base_url, hub=hub) as (client, journal):
         status = client.job_status(job_id)
-        journal.update(
-            job_id,
-            client.settings.host,
-            status=status.status,
-            records_count=status.records_count,
-            records_failed_count=status.records_failed_count,
-        )
+        journal.record_status(job_id, client.settings.host, status)
     click.echo(json.dumps(dict(status.raw), indent=2))
 
 
@@ -410,13 +404,7 @@ def wait_cmd(
                 f"Resume with: bulkprep wait {job_id}",
                 [job_id],
             ) from None
-        journal.update(
-            job_id,
-            client.settings.host,
-            status=final.status,
-            records_count=final.records_count,
-            records_failed_count=final.records_failed_count,
-        )
+        journal.record_status(job_id, client.settings.host, final)
     failed = final.records_failed_count or 0
     records = _plural(final.records_count or 0, "record")
     click.echo(f"job {job_id}: {final.status}, {records}, {failed} failed")

@@ -25,7 +25,7 @@ from typing import Any
 
 from bulkprep._exceptions import OutputError
 from bulkprep.config import default_state_dir, public_url
-from bulkprep.jobs import CANCELLED_STATUSES, FAILURE_STATUSES
+from bulkprep.jobs import CANCELLED_STATUSES, FAILURE_STATUSES, JobStatus
 
 _COLUMNS = (
     "job_id",
@@ -162,6 +162,16 @@ class Journal:
             if cursor.rowcount == 0:
                 return None
         return self.get(job_id, host)
+
+    def record_status(self, job_id: str, host: str, status: JobStatus) -> JournalEntry | None:
+        """Keep the server's status and record counts of a job."""
+        return self.update(
+            job_id,
+            host,
+            status=status.status,
+            records_count=status.records_count,
+            records_failed_count=status.records_failed_count,
+        )
 
     def remove(self, job_id: str, host: str) -> None:
         """Forget an entry (a placeholder written while an upload was being sent)."""

@@ -484,13 +484,7 @@ def _wait(
     outcome.final = final
     if final.is_success:
         outcome.failed = list(client.iter_job_errors(outcome.job_id))
-    journal.update(
-        outcome.job_id,
-        client.settings.host,
-        status=final.status,
-        records_count=final.records_count,
-        records_failed_count=final.records_failed_count,
-    )
+    journal.record_status(outcome.job_id, client.settings.host, final)
     _emit(on_event, "finished", outcome=outcome)
 
 
