@@ -26,7 +26,8 @@ def _schema(obj: str | Path | Schema, schemas_dir: str | Path | None) -> Schema:
     return obj if isinstance(obj, Schema) else load_schema(obj, schemas_dir=schemas_dir)
 
 
-def _source_name(source: Source) -> str:
+def source_name(source: Source) -> str:
+    """The name a report gives ``source``: its path, ``<stdin>``, or a stream's name."""
     if isinstance(source, (str, Path)):
         return "<stdin>" if str(source) == "-" else str(source)
     return str(getattr(source, "name", "<stream>"))
@@ -86,7 +87,7 @@ def clean(
     default_clean, default_rejects = default_outputs(source)
     output = Path(output) if output else default_clean
     rejects = Path(rejects) if rejects else default_rejects
-    check_not_input(_source_name(source), output, rejects, report)
+    check_not_input(source_name(source), output, rejects, report)
     result = _run(
         _schema(obj, schemas_dir),
         source,

@@ -120,8 +120,6 @@ class UploadResult:
 
     @property
     def exit_code(self) -> int:
-        if self.state in ("refused-invalid",):
-            return EXIT_PROBLEMS
         if self.rejected or self.refused or self.report.errors:
             return EXIT_PROBLEMS
         return EXIT_OK
@@ -187,16 +185,17 @@ def upload(
         check_not_input(source, output, rejects, report)
     with ExitStack() as stack:
         path = _readable(source, stack)
+        default_clean, default_rejects = api.default_outputs(source)
         result_report = api.clean(
             schema,
             path,
-            output=output or (api.default_outputs(source)[0] if str(source) == "-" else None),
-            rejects=rejects or (api.default_outputs(source)[1] if str(source) == "-" else None),
+            output=output or default_clean,
+            rejects=rejects or default_rejects,
             encoding=encoding,
             delimiter=delimiter,
             keep_index=True,
         )
-        result_report.source = "<stdin>" if str(source) == "-" else str(source)
+        result_report.source = api.source_name(source)
         _emit(on_event, "cleaned", report=result_report)
         result = UploadResult(result_report, "nothing-to-upload", target)
         if result_report.rejected_rows and not skip_invalid:
