@@ -20,7 +20,8 @@ Waits use exponential backoff with full jitter (a random wait between zero and
 ``Retry-After`` (seconds or an HTTP date) or ``X-RateLimit-Reset`` (epoch
 seconds). A server-requested wait longer than ``max_server_wait`` is not
 honoured: the caller gives up instead of hanging. ``sleep``, ``clock``
-(wall-clock epoch seconds, to read HTTP dates) and ``jitter`` are injectable.
+(wall-clock epoch seconds, to read HTTP dates), ``monotonic`` (elapsed time) and
+``jitter`` are injectable.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ class RetryPolicy:
     """Bounds for retrying one request.
 
     ``max_attempts`` counts every attempt, the first included. ``max_elapsed``
-    bounds the total time spent waiting between attempts of one request.
+    bounds the total time since the first attempt of one request, waits and the
+    attempts themselves included.
     """
 
     max_attempts: int = 5

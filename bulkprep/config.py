@@ -48,6 +48,7 @@ DEFAULT_BASE_URL = "https://api.openconnectors.us2.ext.hana.ondemand.com/element
 DEFAULT_HUB = "marketing"
 DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)
 DEFAULT_PROFILE = "default"
+JOURNAL_FILE = "journal.sqlite3"  # in the state dir
 
 ENV_PREFIX = "BULKPREP_"
 _SECRET_KEYS = ("user_secret", "org_secret", "element_token")
@@ -137,7 +138,7 @@ class Settings:
 
     @property
     def journal_path(self) -> Path:
-        return self.state_dir / "journal.sqlite3"
+        return self.state_dir / JOURNAL_FILE
 
     def __repr__(self) -> str:
         return (

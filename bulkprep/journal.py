@@ -2,9 +2,11 @@
 
 One SQLite file (``<state dir>/journal.sqlite3``; the state dir is
 ``BULKPREP_STATE_DIR`` or the platform's user state dir, see ``bulkprep.config``).
-An entry is written when the upload returns a job id, before polling starts, and
-updated as the job moves, so ``bulkprep jobs`` and ``bulkprep wait ID`` work after
-an interrupted run, and an accidental second upload of the same bytes is caught.
+A placeholder entry (status ``SENDING``) is written before a file is sent and
+replaced by the job's entry once the job id is known; the entry is updated as the
+job moves. So ``bulkprep jobs`` and ``bulkprep wait ID`` work after an interrupted
+run, and a second upload of the same bytes is caught, even one cut off while
+sending.
 
 Entries are keyed by ``(host, job_id)``: job ids are only unique per platform.
 The journal holds no secrets: the host is stored without user info, and there is
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkprep._exceptions import OutputError
-from bulkprep.config import default_state_dir, public_url
+from bulkprep.config import JOURNAL_FILE, default_state_dir, public_url
 from bulkprep.jobs import CANCELLED_STATUSES, FAILURE_STATUSES, JobStatus
 
 _COLUMNS = (
@@ -96,8 +98,7 @@ class JournalEntry:
 
     @property
     def is_failed_or_cancelled(self) -> bool:
-        status = self.status.upper()
-        return status in FAILURE_STATUSES or status in CANCELLED_STATUSES
+        return self.status.upper() in FAILURE_STATUSES | CANCELLED_STATUSES
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,7 +108,7 @@ class Journal:
     """The job journal at ``path`` (default: ``<state dir>/journal.sqlite3``)."""
 
     def __init__(self, path: str | Path | None = None, *, timeout: float = 30.0) -> None:
-        self.path = Path(path) if path is not None else default_state_dir() / "journal.sqlite3"
+        self.path = Path(path) if path is not None else default_state_dir() / JOURNAL_FILE
         self._timeout = timeout
         self._ready = False
 

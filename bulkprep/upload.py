@@ -346,7 +346,7 @@ def _plan(clean: Path, rows: int, chunk_rows: int | None) -> list[Chunk]:
     if not chunk_rows or rows <= chunk_rows:
         return [Chunk(1, 1, clean, rows, 0)]
     count = -(-rows // chunk_rows)
-    stem = clean.name[: -len(".csv")] if clean.name.endswith(".csv") else clean.name
+    stem = clean.name.removesuffix(".csv")
     return [
         Chunk(
             i + 1,
@@ -405,7 +405,7 @@ def _guard(
     earlier: dict[int, JournalEntry] = {}
     for chunk in chunks:
         digest = file_sha256(chunk.path)
-        hashed.append(Chunk(chunk.index, chunk.count, chunk.path, chunk.rows, chunk.offset, digest))
+        hashed.append(replace(chunk, sha256=digest))
         entry = journal.find_duplicate(
             digest, object_name, client.settings.host, client.settings.hub
         )
