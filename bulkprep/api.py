@@ -22,7 +22,8 @@ from .schema import Schema, load_schema
 Source = str | Path | IO[bytes]
 
 
-def _schema(obj: str | Path | Schema, schemas_dir: str | Path | None) -> Schema:
+def schema_of(obj: str | Path | Schema, schemas_dir: str | Path | None) -> Schema:
+    """``obj`` itself if it is a Schema, else the schema it names."""
     return obj if isinstance(obj, Schema) else load_schema(obj, schemas_dir=schemas_dir)
 
 
@@ -53,7 +54,7 @@ def validate(
 ) -> Report:
     """Check ``source`` against the schema of ``obj``; write nothing."""
     return _run(
-        _schema(obj, schemas_dir),
+        schema_of(obj, schemas_dir),
         source,
         encoding=encoding,
         delimiter=delimiter,
@@ -89,7 +90,7 @@ def clean(
     rejects = Path(rejects) if rejects else default_rejects
     check_not_input(source_name(source), output, rejects, report)
     result = _run(
-        _schema(obj, schemas_dir),
+        schema_of(obj, schemas_dir),
         source,
         encoding=encoding,
         delimiter=delimiter,

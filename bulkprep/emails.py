@@ -16,7 +16,6 @@ from functools import lru_cache
 import polars as pl
 from email_validator import EmailNotValidError, validate_email
 
-# Top-level names email-validator refuses (special-use domains).
 # Left to the library: a local part over 64 characters, "--" (punycode and IDNA hyphen
 # rules), and the special-use top-level names email-validator refuses.
 _UNSURE = r"^[^@]{65}|--|\.(?:arpa|invalid|local|localhost|onion|test)$"

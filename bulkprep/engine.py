@@ -117,7 +117,7 @@ def _file_finding(schema: Schema, code: str, column: str | None, message: str) -
 class _Checked:
     """A batch after the stages that need no other batch."""
 
-    frame: pl.DataFrame  # raw cells with _line, _row and _index
+    frame: pl.DataFrame  # raw cells with the working columns §line, §row and §index
     flagged: FlaggedBatch | None  # None when the header rejects every row
     structural: pl.DataFrame  # findings of broken records
 
@@ -142,13 +142,17 @@ class Engine:
         self.headers = map_headers(source.header, schema)
         present = {k for k, v in self.headers.sources.items() if v is not None}
         self.checks = compile_checks(schema, present)
-        self.unique = {
-            c.name: SeenValues() for c in schema.columns if c.unique and c.name in present
-        }
-        self._seen_exact: dict[str, dict[str, int]] = {n: {} for n in self.unique}
+        unique = [c.name for c in schema.columns if c.unique and c.name in present]
+        # One unique column: compact fingerprints; several: exact values, row by row.
+        self.unique = {n: SeenValues() for n in unique} if len(unique) == 1 else {}
+        self._seen_exact: dict[str, dict[str, int]] = (
+            {n: {} for n in unique} if len(unique) > 1 else {}
+        )
         self.rows = 0
-        width = len(source.header)
-        self.raw_names = _unique_names(source.header, width)
+        self.raw_names = _unique_names(source.header)
+        # the raw cells under the rejects file's names, and the schema's column order
+        self._raw_cells = [pl.col(cell_name(i)).alias(n) for i, n in enumerate(self.raw_names)]
+        self._order = {n: i for i, n in enumerate(schema.names)}
         self._file_errors = "; ".join(f"{f.code}: {f.message}" for f in self.headers.fatal)
 
     def batches(self) -> Iterator[BatchResult]:
@@ -233,10 +237,9 @@ class Engine:
                     ).alias("message"),
                 )
             )
-        order = {n: i for i, n in enumerate(self.schema.names)}
         return (
             pl.concat([p.cast(FINDING_SCHEMA) for p in parts])  # type: ignore[arg-type]
-            .with_columns(pl.col("column").replace_strict(order, default=-1).alias("§o"))
+            .with_columns(pl.col("column").replace_strict(self._order, default=-1).alias("§o"))
             .sort("row", "§o", maintain_order=True)
             .drop("§o")
             .collect()
@@ -244,10 +247,8 @@ class Engine:
 
     def _duplicates(self, frame: pl.DataFrame) -> dict[str, pl.Series]:
         """Per unique column: the line of an earlier occurrence of each row's value."""
-        if not self.unique:
-            return {}
         eligible = ~frame[ERROR]
-        if len(self.unique) > 1:
+        if self._seen_exact:
             return self._multi_unique(frame, eligible)
         return {
             name: seen.first_lines(
@@ -259,7 +260,7 @@ class Engine:
     def _multi_unique(self, frame: pl.DataFrame, eligible: pl.Series) -> dict[str, pl.Series]:
         """Several unique columns: row by row, so that a row rejected as a duplicate in
         one column does not claim its values in the others (keep-first, exactly)."""
-        names = list(self.unique)
+        names = list(self._seen_exact)
         values = {n: frame[n].to_list() for n in names}
         valid = {n: frame[ok_col(n)].fill_null(True).to_list() for n in names}
         lines = frame[LINE_COLUMN].to_list()
@@ -300,7 +301,7 @@ class Engine:
         rejects = frame.join(
             errors, left_on=ROW, right_on="row", how="inner", maintain_order="left"
         ).select(
-            *[pl.col(cell_name(i)).alias(n) for i, n in enumerate(self.raw_names)],
+            *self._raw_cells,
             pl.col(LINE_COLUMN).alias(REJECTS_LINE),
             pl.col(REJECTS_ERRORS),
         )
@@ -317,7 +318,7 @@ class Engine:
 
     def _reject_all(self, frame: pl.DataFrame) -> BatchResult:
         rejects = frame.select(
-            *[pl.col(cell_name(i)).alias(n) for i, n in enumerate(self.raw_names)],
+            *self._raw_cells,
             pl.col(LINE_COLUMN).alias(REJECTS_LINE),
             pl.lit(self._file_errors).alias(REJECTS_ERRORS),
         )
@@ -350,12 +351,12 @@ def _structural_findings(frame: pl.DataFrame, raw: RawBatch) -> pl.DataFrame:
     )
 
 
-def _unique_names(header: list[str], width: int) -> list[str]:
+def _unique_names(header: list[str]) -> list[str]:
     """Header names made unique and non-empty, for the rejects file."""
     out: list[str] = []
     seen: set[str] = set()
-    for i in range(width):
-        base = header[i] if header[i].strip() else f"column_{i + 1}"
+    for i, given in enumerate(header):
+        base = given if given.strip() else f"column_{i + 1}"
         name, n = base, 2
         while name in seen or name in (REJECTS_LINE, REJECTS_ERRORS):
             name, n = f"{base}_{n}", n + 1

@@ -327,11 +327,6 @@ CATALOG: dict[str, Code] = {
 }
 
 
-def lookup(code: str) -> Code:
-    """Return the catalog entry for ``code``; a KeyError names an unknown code."""
-    return CATALOG[code]
-
-
 def catalog_markdown() -> str:
     """The findings page, ``docs/findings.md``, rendered from the catalog.
 

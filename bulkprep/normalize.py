@@ -392,8 +392,8 @@ class _Phone:
             given = pl.col(_pre(col.region_column)).str.to_uppercase()
             region = pl.when(given.is_in(sorted(phones.regions()))).then(given).otherwise(region)
         mask, e164 = phones.fast_phone(v, region)
-        if col.strict:
-            mask = pl.lit(False)
+        if col.strict:  # every value goes to phonenumbers' is_valid_number
+            mask, e164 = pl.lit(False), pl.lit(None, dtype=pl.String)
         return [
             region.alias(_temp(col, "region")),
             mask.fill_null(False).alias(_temp(col, "fast")),

@@ -82,7 +82,6 @@ class CsvSink:
     def __init__(self, path: str | Path, columns: list[str]) -> None:
         self.file = AtomicFile(path)
         self.columns = columns
-        self.rows = 0
         self._header_written = False
         self._empty = '""' if len(columns) == 1 else ""
 
@@ -92,7 +91,6 @@ class CsvSink:
             self._header_written = True
         if frame.height:
             frame.write_csv(self.file.handle, include_header=False, null_value=self._empty)
-            self.rows += frame.height
 
     def commit(self) -> None:
         if not self._header_written:

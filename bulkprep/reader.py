@@ -526,7 +526,7 @@ def _parse_fast(chunk: bytes, width: int, delimiter: str, line: int) -> RawBatch
         )
         nl = nl.scatter(counts["§i"], counts["nl"].cast(pl.Int64))
         inner_delimiters = int(counts["d"].sum())
-    newlines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+    newlines = _count_lines(chunk)  # no lone CR here (refused above)
     if newlines != rows + int(nl.sum()):
         return None
     if chunk.count(delimiter.encode()) != rows * (width - 1) + inner_delimiters:

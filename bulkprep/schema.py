@@ -117,9 +117,9 @@ def bundled_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "schemas"
 
 
-def search_dirs(schemas_dir: str | Path | None = None, env_dir: str | None = None) -> list[Path]:
+def search_dirs(schemas_dir: str | Path | None = None) -> list[Path]:
     """Folders searched for schema files, in order of precedence."""
-    explicit = schemas_dir or env_dir
+    explicit = schemas_dir
     if explicit:
         if not Path(explicit).is_dir():
             raise SchemaError(
@@ -172,10 +172,9 @@ def load_schema(
     name: str | Path,
     *,
     schemas_dir: str | Path | None = None,
-    env_dir: str | None = None,
 ) -> Schema:
     """Load the schema of object ``name`` (or the YAML file at path ``name``)."""
-    path = find_schema(str(name), search_dirs(schemas_dir, env_dir))
+    path = find_schema(str(name), search_dirs(schemas_dir))
     return parse_schema_file(path)
 
 

@@ -37,7 +37,7 @@ from .journal import Journal, JournalEntry
 from .outputs import AtomicFile, check_not_input
 from .reader import LINE_COLUMN, cell_name, open_csv
 from .report import EXIT_OK, EXIT_PROBLEMS, Report
-from .schema import Schema, load_schema
+from .schema import Schema
 
 Event = Callable[..., object]
 
@@ -176,7 +176,7 @@ def upload(
     ``dry_run`` nothing is sent (``client`` may be None). With ``wait=False`` the
     jobs are created and journaled, and the result's state is ``submitted``.
     """
-    schema = obj if isinstance(obj, Schema) else load_schema(obj, schemas_dir=schemas_dir)
+    schema = api.schema_of(obj, schemas_dir)
     key = identifier or schema.identifier_column
     if key is not None and key not in schema.names:
         raise ConfigError(f"identifier {key!r} is not a column of schema {schema.object!r}")
