@@ -234,6 +234,18 @@ def test_validate_junit(env: dict[str, str | None], sample: Path, dirty: Path) -
     ]
 
 
+def test_validate_junit_counts_the_errors_left_out(env: dict[str, str | None], dirty: Path) -> None:
+    result = invoke(env, "validate", "contact", dirty, "--format", "junit", "--max-findings", "1")
+    suite = ET.fromstring(result.stdout).find("testsuite")
+    assert suite is not None
+    names = [c.get("name") for c in suite.findall("testcase")]
+    assert names == ["line 3, C_EmailAddress: invalid-email", "1 more errors"]
+    assert [f.get("type") for f in suite.findall("testcase/failure")] == [
+        "invalid-email",
+        "truncated",
+    ]
+
+
 def test_validate_max_findings(env: dict[str, str | None], dirty: Path) -> None:
     text = invoke(env, "validate", "contact", dirty, "--max-findings", "1")
     assert text.exit_code == 1
