@@ -608,10 +608,9 @@ def test_secrets_stay_out_of_reports_journal_files_errors_and_logs(
         result = run(client, journal, source, report=tmp_path / "report.json")
         assert result.imported == 10 and result.jobs[0].adopted
         texts += [repr(client), repr(client.settings), repr(result), json.dumps(result.summary())]
-        try:
+        with pytest.raises(DuplicateUploadError) as duplicate:
             run(client, journal, source)
-        except DuplicateUploadError as exc:
-            texts += exception_texts(exc)
+        texts += exception_texts(duplicate.value)
     other = write_rows(tmp_path / "other.csv", [person("someone@example.org")])
     with make_client(sandbox, tmp_path, creds=wrong) as bad, pytest.raises(AuthError) as info:
         run(bad, journal, other, report=tmp_path / "other.json")
