@@ -104,7 +104,7 @@ def _status_line(status: Any, previous: Any) -> str:
     text = f"{previous.status} -> {status.status}" if moved else status.status
     if status.records_count is not None:
         failed = status.records_failed_count or 0
-        text += f" ({_plural(status.records_count, 'record')}, {failed} failed)"
+        text += f" ({_plural(status.records_count, 'record')}, {failed:,} failed)"
     if status.note:
         text += f"  [{status.note}]"
     return text
