@@ -13,7 +13,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,36 +62,33 @@ def _connection(
     from .client import Client
     from .journal import Journal
 
-    if not sandbox:
-        settings = load_settings(profile=profile, overrides={"base_url": base_url, "hub": hub})
-        client = Client(settings)
-        try:
-            yield client, Journal(settings.journal_path)
-        finally:
-            client.close()
-        return
+    with ExitStack() as stack:
+        if sandbox:
+            settings = _sandbox_settings(stack)
+        else:
+            overrides = {"base_url": base_url, "hub": hub}
+            settings = load_settings(profile=profile, overrides=overrides)
+        client = stack.enter_context(Client(settings))
+        yield client, Journal(settings.journal_path)
+
+
+def _sandbox_settings(stack: ExitStack) -> Settings:
+    """Start a sandbox (stopped when ``stack`` closes); the settings that reach it."""
     from .sandbox import Sandbox
 
-    with (
-        tempfile.TemporaryDirectory(prefix="bulkprep-sandbox-") as tmp,
-        Sandbox(step_seconds=1.0, data_dir=Path(tmp) / "data") as sb,
-    ):
-        click.echo(f"sandbox: started on {sb.base_url}", err=True)
-        creds = sb.credentials
-        settings = Settings(
-            base_url=sb.base_url,
-            hub=sb.hub,
-            user_secret=creds.user,
-            org_secret=creds.organization,
-            element_token=creds.element,
-            state_dir=Path(tmp),
-        )
-        client = Client(settings)
-        try:
-            yield client, Journal(settings.journal_path)
-        finally:
-            client.close()
-            click.echo("sandbox: stopped", err=True)
+    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bulkprep-sandbox-"))
+    stack.callback(click.echo, "sandbox: stopped", err=True)
+    sb = stack.enter_context(Sandbox(step_seconds=1.0, data_dir=Path(tmp) / "data"))
+    click.echo(f"sandbox: started on {sb.base_url}", err=True)
+    creds = sb.credentials
+    return Settings(
+        base_url=sb.base_url,
+        hub=sb.hub,
+        user_secret=creds.user,
+        org_secret=creds.organization,
+        element_token=creds.element,
+        state_dir=Path(tmp),
+    )
 
 
 def _plural(count: int, noun: str) -> str:
