@@ -4,7 +4,6 @@ sandbox, and help for every command. No test reads the user's own config or stat
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -17,27 +16,21 @@ import click
 import pytest
 import yaml
 from click.testing import CliRunner, Result
+from helpers import HEADER, SECRETS, person, read_csv, write_rows
 
 from bulkprep.cli import cli
-from bulkprep.sandbox import Sandbox, SandboxCredentials
+from bulkprep.sandbox import Sandbox
 from bulkprep.schema import parse_schema
 from bulkprep.signature import sign
 
 ROOT = Path(__file__).parent.parent
 SAMPLE = ROOT / "sample_data" / "contacts.csv"
 SCHEMAS = ROOT / "schemas"
-HEADER = [
-    "C_EmailAddress", "C_FirstName", "C_LastName", "C_Title", "C_BusPhone", "C_Company",
-    "C_Website1",
-]  # fmt: skip
 ENV_NAMES = (
     "BASE_URL", "HUB", "USER_SECRET", "ORG_SECRET", "ELEMENT_TOKEN", "PROFILE", "CONFIG",
     "STATE_DIR", "SIGNATURE_KEY", "SCHEMAS",
 )  # fmt: skip
 SUMMARY_10 = "read 10, rejected locally 0, imported 10, refused by the server 0"
-SECRETS = SandboxCredentials(
-    user="usr-SECRET-7f3a9c", organization="org-SECRET-1b2c3d", element="elm-SECRET-9e8d7c"
-)
 
 
 # -- helpers and fixtures -------------------------------------------------------------
@@ -100,26 +93,6 @@ def invoke(env: dict[str, str | None], *args: str | Path, **kw: Any) -> Result:
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result
-
-
-def person(email: str, first: str = "Pat", **cells: str) -> list[str]:
-    row = dict.fromkeys(HEADER, "")
-    row.update(C_EmailAddress=email, C_FirstName=first, C_LastName="Doe", C_Company="Acme")
-    row.update(cells)
-    return [row[name] for name in HEADER]
-
-
-def write_rows(path: Path, rows: list[list[str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(HEADER)
-        writer.writerows(rows)
-    return path
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
 def flat(report: dict[str, Any]) -> list[tuple[int | None, str | None, str]]:

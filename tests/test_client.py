@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import requests
+from helpers import posts
 
 from bulkprep._exceptions import (
     AmbiguousUploadError,
@@ -107,10 +108,6 @@ def make_client(
         sleep=sleeps if sleeps is not None else Sleeps(),
         retry=policy or RetryPolicy(jitter=lambda: 0.5),
     )
-
-
-def posts(sb: Sandbox) -> list[tuple[str, str, int | None]]:
-    return [entry for entry in sb.requests_log if entry[0] == "POST"]
 
 
 def assert_no_secrets(*texts: str) -> None:

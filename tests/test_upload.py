@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import HEADER, SECRET_VALUES, SECRETS, person, posts, read_csv, write_rows
 
 from bulkprep._exceptions import (
     AmbiguousUploadError,
@@ -47,14 +48,6 @@ SAMPLE_EMAILS = [
     "penny@acmeeducation.com",
     "ron.bergandy@acmecommunications.com",
 ]
-SECRETS = SandboxCredentials(
-    user="usr-SECRET-7f3a9c", organization="org-SECRET-1b2c3d", element="elm-SECRET-9e8d7c"
-)
-SECRET_VALUES = (SECRETS.user, SECRETS.organization, SECRETS.element)
-HEADER = [
-    "C_EmailAddress", "C_FirstName", "C_LastName", "C_Title", "C_BusPhone", "C_Company",
-    "C_Website1",
-]  # fmt: skip
 POST_CONTACT = r"/bulk/contact$"
 FAST = {"poll_first": 0.02, "poll_max": 0.05}
 REFUSED = "Email address already exists"
@@ -86,21 +79,6 @@ def run(client: Client | None, journal: Journal | None, source: Path, **kw: Any)
     return upload("contact", source, client=client, journal=journal, **FAST, **kw)
 
 
-def person(email: str, first: str = "Pat", **cells: str) -> list[str]:
-    row = dict.fromkeys(HEADER, "")
-    row.update(C_EmailAddress=email, C_FirstName=first, C_LastName="Doe", C_Company="Acme")
-    row.update(cells)
-    return [row[name] for name in HEADER]
-
-
-def write_rows(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
 def record_lines(path: Path, delimiter: str = ",") -> list[int]:
     """The physical line on which each data record starts (the header is line 1)."""
     with path.open(newline="", encoding="utf-8") as fh:
@@ -113,17 +91,8 @@ def record_lines(path: Path, delimiter: str = ",") -> list[int]:
     return starts
 
 
-def read_csv(path: str | Path) -> list[dict[str, str]]:
-    with Path(path).open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
 def flat(result: UploadResult) -> list[tuple[int | None, str | None, str]]:
     return [(f.line, f.column, f.code) for f in result.report.findings]
-
-
-def posts(sb: Sandbox) -> list[tuple[str, str, int | None]]:
-    return [entry for entry in sb.requests_log if entry[0] == "POST"]
 
 
 def accounted(result: UploadResult) -> bool:
