@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import requests
-from helpers import posts
+from helpers import posts, write_rows
 
 from bulkprep._exceptions import (
     AmbiguousUploadError,
@@ -74,14 +74,6 @@ class RecordingSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-def write_csv(path: Path, rows: list[list[str]], header: list[str] = SEED_HEADER) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
 def settings_for(
     base_url: str, creds: SandboxCredentials = SECRETS, timeout: tuple[float, float] = (5, 10)
 ) -> Settings:
@@ -128,7 +120,7 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def seed_csv(tmp_path: Path) -> Path:
-    return write_csv(tmp_path / "contacts.csv", SEED_ROWS)
+    return write_rows(tmp_path / "contacts.csv", SEED_ROWS)
 
 
 # ---- plain calls ---------------------------------------------------------------------
@@ -217,7 +209,7 @@ def test_upload_options_reach_the_server_and_callback_is_signed(
 
 def test_errors_follow_every_page(sandbox: Sandbox, tmp_path: Path) -> None:
     rows = [[f"good{i}@x.com"] for i in range(3)] + [[f"bad{i}"] for i in range(5)]
-    path = write_csv(tmp_path / "mixed.csv", rows, ["C_EmailAddress"])
+    path = write_rows(tmp_path / "mixed.csv", rows, ["C_EmailAddress"])
     with make_client(sandbox) as client:
         job = client.create_bulk_upload("contact", path)
         status = wait_for_job(client, job.id, timeout=10, first_interval=0.01)
@@ -489,7 +481,7 @@ def test_fault_heavy_run_makes_one_job_per_upload(tmp_path: Path, caplog: Any) -
     caplog.set_level(logging.DEBUG)
     plan = FaultPlan(rates={"429": 0.1, "503": 0.05, "drop": 0.05}, seed=3, retry_after=0)
     files = [
-        write_csv(tmp_path / f"part{k}.csv", [[f"u{k}.{i}@x.com", f"N{i}"] for i in range(5)],
+        write_rows(tmp_path / f"part{k}.csv", [[f"u{k}.{i}@x.com", f"N{i}"] for i in range(5)],
                   ["C_EmailAddress", "C_FirstName"])
         for k in range(30)
     ]  # fmt: skip

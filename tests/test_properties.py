@@ -15,21 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import HEADER
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bulkprep
 from bulkprep.reader import DEFAULT_BATCH_BYTES
 
-HEADER = [
-    "C_EmailAddress",
-    "C_FirstName",
-    "C_LastName",
-    "C_Title",
-    "C_BusPhone",
-    "C_Company",
-    "C_Website1",
-]
 SETTINGS = settings(
     max_examples=40,
     deadline=None,

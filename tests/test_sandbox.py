@@ -21,20 +21,12 @@ from typing import Any
 
 import pytest
 import requests
+from helpers import HEADER
 
 from bulkprep._exceptions import SandboxError
 from bulkprep.sandbox import FaultPlan, Sandbox, SandboxCredentials
 
 FINAL = {"COMPLETED", "FAILED", "CANCELLED"}
-CONTACT_FIELDS = [
-    "C_EmailAddress",
-    "C_FirstName",
-    "C_LastName",
-    "C_Title",
-    "C_BusPhone",
-    "C_Company",
-    "C_Website1",
-]
 SEED_CSV = (
     "C_EmailAddress,C_FirstName,C_LastName,C_Title,C_BusPhone,C_Company,C_Website1\n"
     "ada@example.com,Ada,Lovelace,Countess,+44 20 7946 0018,Analytical,https://ada.example\n"
@@ -233,7 +225,7 @@ def test_objects(sandbox: Sandbox, http: requests.Session) -> None:
 )
 def test_contact_metadata(sandbox: Sandbox, http: requests.Session, path: str) -> None:
     fields = api(sandbox, http, "GET", path).json()["fields"]
-    assert [f["vendorPath"] for f in fields] == CONTACT_FIELDS
+    assert [f["vendorPath"] for f in fields] == HEADER
     email = fields[0]
     assert email["type"] == "string"
     assert email["vendorNativeType"] == "email"
