@@ -46,6 +46,16 @@ _text_or_json = click.option(
 )
 
 
+# How long `upload` and `wait` wait for jobs.
+_timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Seconds to wait for the job(s) before giving up (they keep running).",
+)
+
+
 def _sandbox_option(func: Any) -> Any:
     return click.option(
         "--sandbox",
@@ -181,13 +191,7 @@ class _UploadView:
 @click.option("--identifier", metavar="FIELD", help="Identifier field for the job (metaData).")
 @click.option("--upsert", is_flag=True, help="Update records that exist (by the identifier).")
 @click.option("--callback-url", metavar="URL", help="Elements-Async-Callback-Url for the job(s).")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    default=3600,
-    show_default=True,
-    help="Seconds to wait for the job(s).",
-)
+@_timeout_option
 @click.option("--force", is_flag=True, help="Upload even if the same bytes were uploaded before.")
 @_max_findings_option
 @_input_options
@@ -370,13 +374,7 @@ def status_cmd(job_id: str, profile: str | None, base_url: str | None, hub: str 
 
 
 @_job_command("wait", "Wait for a job to finish, showing status changes on stderr.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    default=3600,
-    show_default=True,
-    help="Seconds to wait before giving up (the job keeps running).",
-)
+@_timeout_option
 @click.pass_context
 def wait_cmd(
     ctx: click.Context,
