@@ -157,8 +157,8 @@ class SandboxApp:
         credentials: SandboxCredentials,
         injector: FaultInjector,
         upload_dir: Path,
-        latency_ms: float = 0,
-        hub: str = "marketing",
+        latency_ms: float,
+        hub: str,
     ) -> None:
         self.handlers = handlers
         self.credentials = credentials

@@ -62,17 +62,15 @@ class Worker:
         db_path: Path,
         upload_dir: Path,
         *,
-        step_seconds: float = 0.05,
-        fail_jobs: bool = False,
-        signature_key: str | None = None,
-        batch_size: int = BATCH_SIZE,
+        step_seconds: float,
+        fail_jobs: bool,
+        signature_key: str | None,
     ) -> None:
         self.db_path = db_path
         self.upload_dir = upload_dir
         self.step_seconds = step_seconds
         self.fail_jobs = fail_jobs
         self.signature_key = signature_key
-        self.batch_size = batch_size
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -167,7 +165,7 @@ class Worker:
                     continue  # a blank line is not a record
                 counts[0] += 1
                 batch.append((counts[0], row))
-                if len(batch) >= self.batch_size:
+                if len(batch) >= BATCH_SIZE:
                     if not self._flush(store, job, header, batch, counts):
                         return False
                     batch = []
